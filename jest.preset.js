@@ -11,4 +11,5 @@ module.exports = {
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testTimeout: 60000,
+  reporters: ['default', require.resolve('./tools/scripts/jest-results-reporter.js')],
 };
