@@ -172,3 +172,33 @@ describe('OverlaySnapshotter', () => {
     expect(new Set((await Promise.all(Array.from({ length: 20 }, (_, i) => s2.mounts(`c${i}`)))).map((m) => m[0]!.source)).size).toBe(20);
   });
 });
+
+describe('OverlaySnapshotter.importLayer', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-snap-imp-'));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('moves an extracted directory in as a committed snapshot, in chain order', async () => {
+    const s = await OverlaySnapshotter.open(root);
+    const d1 = await s.stagingDir();
+    fs.writeFileSync(path.join(d1, 'a'), 'A');
+    const d2 = await s.stagingDir();
+    fs.writeFileSync(path.join(d2, 'b'), 'B');
+    await s.importLayer('c1', undefined, d1);
+    expect(fs.existsSync(d1)).toBe(false);
+    const info = await s.importLayer('c2', 'c1', d2, { labels: { 'podkit.io/diff-id': 'x' } });
+    expect(info).toMatchObject({ name: 'c2', parent: 'c1', kind: 'committed', labels: { 'podkit.io/diff-id': 'x' } });
+    const [m] = await s.view('v', 'c2');
+    const lowers = m!.options[0]!.replace('lowerdir=', '').split(':');
+    expect(fs.readFileSync(path.join(lowers[0]!, 'b'), 'utf8')).toBe('B');
+    expect(fs.readFileSync(path.join(lowers[1]!, 'a'), 'utf8')).toBe('A');
+    expect(isAlreadyExists(await rejects(s.importLayer('c1', undefined, await s.stagingDir())))).toBe(true);
+    expect(isNotFound(await rejects(s.importLayer('c3', 'nope', await s.stagingDir())))).toBe(true);
+    // Staging leftovers vanish on reopen.
+    const s2 = await OverlaySnapshotter.open(root);
+    expect(fs.existsSync(path.join(root, 'staging'))).toBe(false);
+    expect(s2.has('c2')).toBe(true);
+  });
+});

@@ -139,6 +139,8 @@ export class OverlaySnapshotter implements Snapshotter {
       }
     }
     if (changed) await this.save();
+    // Layers being extracted when the process died.
+    await fs.promises.rm(path.join(this.root, 'staging'), { recursive: true, force: true });
     // Directories that no record owns: a prepare that crashed before its metadata write, or a remove
     // that crashed after it.
     const owned = new Set(Object.values(snaps).map((r) => String(r.id)));
@@ -216,6 +218,58 @@ export class OverlaySnapshotter implements Snapshotter {
       }
       return this.mountsOf(rec);
     });
+  }
+
+  /**
+   * Adds an already-extracted layer directory as a committed snapshot named `name` on `parent`: the
+   * directory is moved (renamed, so it must be on the same filesystem; see `stagingDir()`) into the store.
+   * This lets a pull extract layers in parallel while their bytes arrive and commit them in chain order.
+   * Crash safety: the rename comes before the metadata write, and a directory no record owns is removed on open.
+   */
+  async importLayer(name: string, parent: string | undefined, dir: string, opts: { labels?: Record<string, string> } = {}): Promise<SnapshotInfo> {
+    checkKey('name', name);
+    const p = parent === '' ? undefined : parent;
+    if (p !== undefined) checkKey('parent', p);
+    return this.mutex.run(async () => {
+      if (this.meta.snapshots[name]) throw new AlreadyExistsError(`snapshot "${name}" already exists`, { details: { field: 'name' } });
+      if (p !== undefined && this.meta.snapshots[p]?.kind !== 'committed') {
+        throw new NotFoundError(`parent snapshot "${p}" not found or not committed`, { details: { field: 'parent' } });
+      }
+      const id = this.meta.nextId++;
+      const target = this.dir(id);
+      await fs.promises.mkdir(target, { mode: 0o755 });
+      try {
+        await fs.promises.rename(dir, path.join(target, 'fs'));
+      } catch (err) {
+        await fs.promises.rm(target, { recursive: true, force: true });
+        throw err;
+      }
+      const now = new Date().toISOString();
+      const labels = { ...(opts.labels ?? {}) };
+      const rec: Record_ = { id, kind: 'committed', labels, created: now, updated: now, usage: await dirUsage(path.join(target, 'fs')) };
+      if (p !== undefined) rec.parent = p;
+      this.meta.snapshots[name] = rec;
+      try {
+        await this.save();
+      } catch (err) {
+        delete this.meta.snapshots[name];
+        await fs.promises.rm(target, { recursive: true, force: true });
+        throw err;
+      }
+      return this.info(name, rec);
+    });
+  }
+
+  /** A fresh empty directory on the store's filesystem, for extracting a layer before `importLayer`. */
+  async stagingDir(): Promise<string> {
+    const base = path.join(this.root, 'staging');
+    await fs.promises.mkdir(base, { recursive: true, mode: 0o700 });
+    return fs.promises.mkdtemp(path.join(base, 'layer-'));
+  }
+
+  /** True when a snapshot with this key or name exists. */
+  has(key: string): boolean {
+    return this.meta.snapshots[key] !== undefined;
   }
 
   async mounts(key: string): Promise<MountDescriptor[]> {
