@@ -10,7 +10,6 @@ const root = path.resolve(__dirname, '..', '..', '..');
 
 async function lint(project: string, code: string): Promise<Linter.LintMessage[]> {
   // Jest's module sandbox cannot `import()` the flat config file, so hand ESLint the same config object.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const config = require(path.join(root, 'eslint.config.js')) as Linter.Config[];
   const eslint = new ESLint({ cwd: root, overrideConfigFile: true, overrideConfig: config });
   const filePath = path.join(root, 'packages', project, 'src', '__boundary_probe__.ts');

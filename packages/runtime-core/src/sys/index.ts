@@ -10,3 +10,4 @@ export * from './safepath';
 export * from './process';
 export * from './fsnodes';
 export * from './netns';
+export * from './overlay';

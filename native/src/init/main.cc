@@ -1,0 +1,638 @@
+// podkit-init: carries out a plan built by @podkit/runtime-core and becomes the container process.
+//
+// It is spawned by the addon with one end of a SOCK_SEQPACKET socketpair as fd 3 and speaks the plan
+// protocol (common/channel.h, version common/version.h):
+//
+//   parent → init   {"type":"plan","version":1,"plan":{...}}
+//   stage 0:        joins the namespaces given by path, then clone3(CLONE_PARENT | CLONE_PIDFD | new
+//                   namespaces) so that the container process is a child of the caller (podrun, or the
+//                   Node process of the library) and is PID 1 of a new PID namespace; stage 0 exits.
+//   init → parent   {"type":"child","pid":N} + the child's pidfd (SCM_RIGHTS)
+//   parent          places the pid in its cgroups. This must happen BEFORE the cgroup namespace is
+//                   unshared, so the namespace's root is the container's own cgroup.
+//   parent → init   {"type":"continue"}
+//   stage 1:        unshare(CLONE_NEWCGROUP), rootfs (mounts, devices, pivot_root, masked and
+//                   read-only paths), hostname, sysctls, process attributes (rlimits, oom score,
+//                   capabilities, user, cwd).
+//   init → parent   {"type":"ready"}          (create: then blocks on the exec FIFO until `start`)
+//                   or EOF when execve closed the close-on-exec channel (exec of an extra process)
+//   any failure     {"type":"error","phase":..,"syscall":..,"errno":..,"message":..}
+//   warnings        {"type":"warning","message":..} (may come before "ready")
+//
+// Everything before execve runs in a single-threaded static binary, so clone without exec is safe
+// here, unlike in Node.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/channel.h"
+#include "common/error.h"
+#include "common/fd.h"
+#include "common/json.h"
+#include "common/safepath.h"
+#include "common/version.h"
+
+namespace podkit::init {
+namespace {
+
+constexpr int kSockFd = 3;
+
+int g_sock = -1;
+
+[[noreturn]] void Die(Error& e, const char* phase) {
+  if (e.phase.empty()) e.phase = phase;
+  Error ignored;
+  if (g_sock < 0 || !ChannelSend(g_sock, e.ToJson(), {}, &ignored)) {
+    fprintf(stderr, "podkit-init: %s: %s: %s: %s\n", e.phase.c_str(), e.syscall.c_str(), e.ErrnoName().c_str(), e.message.c_str());
+  }
+  _exit(1);
+}
+
+[[noreturn]] void DieSys(const char* phase, const char* call, const std::string& msg) {
+  Error e;
+  e.Sys(call, msg);
+  Die(e, phase);
+}
+
+void Warn(const std::string& msg) {
+  json::ObjectWriter w;
+  w.Str("type", "warning").Str("message", msg);
+  Error ignored;
+  if (!ChannelSend(g_sock, w.Done(), {}, &ignored)) fprintf(stderr, "podkit-init: warning: %s\n", msg.c_str());
+}
+
+void Send(const std::string& msg, const std::vector<int>& fds, const char* phase) {
+  Error e;
+  if (!ChannelSend(g_sock, msg, fds, &e)) Die(e, phase);
+}
+
+json::Value Recv(const char* phase, const char* expected) {
+  std::string msg;
+  std::vector<int> fds;
+  bool eof = false;
+  Error e;
+  if (!ChannelRecv(g_sock, &msg, &fds, &eof, &e)) Die(e, phase);
+  for (int fd : fds) close(fd);
+  if (eof) _exit(1);  // the parent gave up: nothing to report to
+  json::Value v;
+  std::string perr;
+  if (!json::Parse(msg, &v, &perr)) {
+    e.Set("recvmsg", "bad protocol message: " + perr, EPROTO);
+    Die(e, phase);
+  }
+  if (v.GetString("type") != expected) {
+    e.Set("recvmsg", std::string("expected a \"") + expected + "\" message, got \"" + v.GetString("type") + "\"", EPROTO);
+    Die(e, phase);
+  }
+  return v;
+}
+
+int NsFlag(const std::string& type) {
+  if (type == "pid") return CLONE_NEWPID;
+  if (type == "network" || type == "net") return CLONE_NEWNET;
+  if (type == "ipc") return CLONE_NEWIPC;
+  if (type == "uts") return CLONE_NEWUTS;
+  if (type == "mount" || type == "mnt") return CLONE_NEWNS;
+  if (type == "cgroup") return CLONE_NEWCGROUP;
+  if (type == "user") return CLONE_NEWUSER;
+  if (type == "time") return CLONE_NEWTIME;
+  return 0;
+}
+
+// ---- stage 0 -------------------------------------------------------------------------------------
+
+[[noreturn]] void Stage1(const json::Value& plan);
+
+[[noreturn]] void Stage0(const json::Value& plan) {
+  // Open every namespace first: once the mount namespace is joined, host paths no longer resolve.
+  struct Join {
+    std::string type, path;
+    UniqueFd fd;
+  };
+  std::vector<Join> joins;
+  if (const json::Value* js = plan.Get("join"); js != nullptr && js->IsArray()) {
+    for (const json::Value& j : js->Arr()) {
+      Join jn{j.GetString("type"), j.GetString("path"), UniqueFd(open(j.GetString("path").c_str(), O_RDONLY | O_CLOEXEC))};
+      if (!jn.fd.ok()) DieSys("namespaces", "open", "namespace " + jn.type + " at " + jn.path);
+      joins.push_back(std::move(jn));
+    }
+  }
+  for (Join& j : joins) {
+    if (setns(j.fd.get(), NsFlag(j.type)) < 0) DieSys("namespaces", "setns", "joining the " + j.type + " namespace at " + j.path);
+  }
+  uint64_t flags = CLONE_PIDFD;
+  if (plan.GetBool("cloneParent", true)) flags |= CLONE_PARENT;
+  for (const std::string& t : plan.GetStrings("clone")) {
+    if (t != "cgroup") flags |= static_cast<uint64_t>(NsFlag(t));
+  }
+  int pidfd = -1;
+  struct clone_args ca {};
+  ca.flags = flags;
+  ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  // With CLONE_PARENT the kernel requires exit_signal 0: the child inherits ours (SIGCHLD, from
+  // posix_spawn), so the real parent is notified as for any child.
+  ca.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+  long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+  if (pid < 0) DieSys("namespaces", "clone3", "creating the container process");
+  if (pid == 0) Stage1(plan);
+  json::ObjectWriter w;
+  w.Str("type", "child").Int("pid", pid);
+  Send(w.Done(), {pidfd}, "spawn");
+  _exit(0);
+}
+
+// ---- rootfs --------------------------------------------------------------------------------------
+
+unsigned long StatvfsToMsFlags(unsigned long f) {
+  unsigned long out = 0;
+  if (f & ST_NOSUID) out |= MS_NOSUID;
+  if (f & ST_NODEV) out |= MS_NODEV;
+  if (f & ST_NOEXEC) out |= MS_NOEXEC;
+  if (f & ST_NOATIME) out |= MS_NOATIME;
+  if (f & ST_NODIRATIME) out |= MS_NODIRATIME;
+  if (f & ST_RELATIME) out |= MS_RELATIME;
+  return out;
+}
+
+// A bind remount that keeps the flags the mount already has (a remount replaces them all).
+bool RemountBind(const std::string& target, unsigned long flags, Error* e) {
+  struct statvfs sv {};
+  unsigned long keep = statvfs(target.c_str(), &sv) == 0 ? StatvfsToMsFlags(sv.f_flag) : 0;
+  if (mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | keep | flags, nullptr) < 0) {
+    return e->Sys("mount", "remounting " + target);
+  }
+  return true;
+}
+
+void ApplyPropagation(const std::string& target, const json::Value& m, const std::string& what) {
+  if (const json::Value* props = m.Get("propagation"); props != nullptr && props->IsArray()) {
+    for (const json::Value& p : props->Arr()) {
+      if (mount(nullptr, target.c_str(), nullptr, static_cast<unsigned long>(p.Int()), nullptr) < 0) {
+        DieSys("mounts", "mount", "setting the propagation of " + what);
+      }
+    }
+  }
+}
+
+void MountOne(int rootfd, const json::Value& m) {
+  const std::string dest = m.GetString("destination");
+  const std::string type = m.GetString("type");
+  const std::string source = m.GetString("source");
+  const std::string data = m.GetString("data");
+  unsigned long flags = static_cast<unsigned long>(m.GetInt("flags"));
+  Error e;
+  if (m.GetString("kind") == "cgroup-v1") {
+    // As runc does on cgroup v1: a tmpfs with a bind of the container's own cgroup per hierarchy.
+    UniqueFd t = MkdirAllInRoot(rootfd, dest, 0755, &e);
+    if (!t.ok()) Die(e, "mounts");
+    unsigned long base = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
+    if (mount("tmpfs", FdPath(t.get()).c_str(), "tmpfs", base, "mode=755") < 0) DieSys("mounts", "mount", "tmpfs for cgroups at " + dest);
+    if (const json::Value* hs = m.Get("cgroups"); hs != nullptr && hs->IsArray()) {
+      for (const json::Value& h : hs->Arr()) {
+        std::string sub = dest + "/" + h.GetString("name");
+        std::string src = h.GetString("source");
+        UniqueFd st = MkdirAllInRoot(rootfd, sub, 0755, &e);
+        if (!st.ok()) Die(e, "mounts");
+        if (mount(src.c_str(), FdPath(st.get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) DieSys("mounts", "mount", "binding cgroup " + src + " at " + sub);
+        UniqueFd again = OpenInRoot(rootfd, sub, O_PATH | O_DIRECTORY, &e);
+        if (!again.ok()) Die(e, "mounts");
+        if (!RemountBind(FdPath(again.get()), base | (flags & MS_RDONLY), &e)) Die(e, "mounts");
+      }
+    }
+    if (flags & MS_RDONLY) {
+      UniqueFd again = OpenInRoot(rootfd, dest, O_PATH | O_DIRECTORY, &e);
+      if (!again.ok()) Die(e, "mounts");
+      if (mount(nullptr, FdPath(again.get()).c_str(), nullptr, MS_REMOUNT | base | MS_RDONLY, "mode=755") < 0) DieSys("mounts", "mount", "remounting " + dest + " read-only");
+    }
+    return;
+  }
+  if (flags & MS_BIND) {
+    struct stat st {};
+    if (stat(source.c_str(), &st) < 0) DieSys("mounts", "stat", "bind source " + source + " for " + dest);
+    UniqueFd t = CreateInRoot(rootfd, dest, S_ISDIR(st.st_mode), &e);
+    if (!t.ok()) Die(e, "mounts");
+    if (mount(source.c_str(), FdPath(t.get()).c_str(), nullptr, flags & (MS_BIND | MS_REC), nullptr) < 0) {
+      DieSys("mounts", "mount", "binding " + source + " at " + dest);
+    }
+    // The fd opened before mounting names the directory under the mount; open the mount itself.
+    UniqueFd again = OpenInRoot(rootfd, dest, O_PATH, &e);
+    if (!again.ok()) Die(e, "mounts");
+    unsigned long extra = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (extra != 0 && !RemountBind(FdPath(again.get()), extra, &e)) Die(e, "mounts");
+    ApplyPropagation(FdPath(again.get()), m, dest);
+    return;
+  }
+  UniqueFd t = MkdirAllInRoot(rootfd, dest, 0755, &e);
+  if (!t.ok()) Die(e, "mounts");
+  if (mount(source.c_str(), FdPath(t.get()).c_str(), type.c_str(), flags, data.empty() ? nullptr : data.c_str()) < 0) {
+    DieSys("mounts", "mount", type + " at " + dest);
+  }
+  if (m.Get("propagation") != nullptr) {
+    UniqueFd again = OpenInRoot(rootfd, dest, O_PATH, &e);
+    if (!again.ok()) Die(e, "mounts");
+    ApplyPropagation(FdPath(again.get()), m, dest);
+  }
+}
+
+void CreateDevice(int rootfd, const json::Value& d) {
+  const std::string path = d.GetString("path");
+  const std::string type = d.GetString("type");
+  mode_t kind = type == "b" ? S_IFBLK : type == "p" ? S_IFIFO : S_IFCHR;
+  mode_t perm = static_cast<mode_t>(d.GetInt("fileMode", 0666)) & 07777;
+  dev_t dev = makedev(static_cast<unsigned>(d.GetInt("major")), static_cast<unsigned>(d.GetInt("minor")));
+  size_t slash = path.find_last_of('/');
+  std::string dir = path.substr(0, slash), base = path.substr(slash + 1);
+  Error e;
+  UniqueFd parent = MkdirAllInRoot(rootfd, dir, 0755, &e);
+  if (!parent.ok()) Die(e, "devices");
+  unlinkat(parent.get(), base.c_str(), 0);
+  if (mknodat(parent.get(), base.c_str(), kind | perm, dev) < 0) {
+    if (errno != EPERM) DieSys("devices", "mknodat", path);
+    // Not allowed to make nodes (a user namespace): bind the host's node instead, as runc does.
+    UniqueFd t = CreateInRoot(rootfd, path, false, &e);
+    if (!t.ok()) Die(e, "devices");
+    if (mount(path.c_str(), FdPath(t.get()).c_str(), nullptr, MS_BIND, nullptr) < 0) DieSys("devices", "mount", "binding host device " + path);
+    return;
+  }
+  // mknod applies the umask; set the exact mode and owner.
+  if (fchmodat(parent.get(), base.c_str(), perm, 0) < 0) DieSys("devices", "fchmodat", path);
+  uid_t uid = static_cast<uid_t>(d.GetInt("uid", 0));
+  gid_t gid = static_cast<gid_t>(d.GetInt("gid", 0));
+  if (fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) DieSys("devices", "fchownat", path);
+}
+
+void DevSymlinks(int rootfd) {
+  Error e;
+  UniqueFd dev = OpenInRoot(rootfd, "/dev", O_PATH | O_DIRECTORY, &e);
+  if (!dev.ok()) Die(e, "devices");
+  const char* links[][2] = {{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
+  for (auto& l : links) {
+    if (symlinkat(l[0], dev.get(), l[1]) < 0 && errno != EEXIST) DieSys("devices", "symlinkat", std::string("/dev/") + l[1]);
+  }
+  if (access("/proc/kcore", F_OK) == 0 && symlinkat("/proc/kcore", dev.get(), "core") < 0 && errno != EEXIST) DieSys("devices", "symlinkat", "/dev/core");
+  // /dev/ptmx points at the container's own devpts instance.
+  unlinkat(dev.get(), "ptmx", 0);
+  if (symlinkat("pts/ptmx", dev.get(), "ptmx") < 0) DieSys("devices", "symlinkat", "/dev/ptmx");
+}
+
+void MoveRoot(const std::string& rootfs);
+
+void PivotRoot(const std::string& rootfs) {
+  UniqueFd oldroot(open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  UniqueFd newroot(open(rootfs.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!oldroot.ok() || !newroot.ok()) DieSys("pivot", "open", "the old and new roots");
+  if (fchdir(newroot.get()) < 0) DieSys("pivot", "fchdir", rootfs);
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the new root.
+  if (syscall(SYS_pivot_root, ".", ".") < 0) {
+    // The host root is the initramfs (rootfs cannot be pivoted away): MS_MOVE + chroot, as runc.
+    if (errno == EINVAL) {
+      MoveRoot(rootfs);
+      return;
+    }
+    DieSys("pivot", "pivot_root", rootfs);
+  }
+  if (fchdir(oldroot.get()) < 0) DieSys("pivot", "fchdir", "old root");
+  // Keep unmount events of the old root from reaching the host.
+  if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) DieSys("pivot", "mount", "making the old root a slave");
+  if (umount2(".", MNT_DETACH) < 0) DieSys("pivot", "umount2", "old root");
+  if (chdir("/") < 0) DieSys("pivot", "chdir", "/");
+}
+
+void MoveRoot(const std::string& rootfs) {
+  if (chdir(rootfs.c_str()) < 0) DieSys("pivot", "chdir", rootfs);
+  if (mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) DieSys("pivot", "mount", "moving " + rootfs + " to /");
+  if (chroot(".") < 0) DieSys("pivot", "chroot", rootfs);
+  if (chdir("/") < 0) DieSys("pivot", "chdir", "/");
+}
+
+std::string TargetPath(int fd, const std::string& plain) {
+  static const bool have_proc = access("/proc/self/fd", F_OK) == 0;
+  return have_proc ? FdPath(fd) : plain;
+}
+
+void MaskPaths(const std::vector<std::string>& paths) {
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  for (const std::string& p : paths) {
+    Error e;
+    UniqueFd fd = OpenInRoot(root.get(), p, O_PATH, &e);
+    if (!fd.ok()) {
+      if (e.err == ENOENT) continue;
+      Die(e, "masked-paths");
+    }
+    struct stat st {};
+    if (fstat(fd.get(), &st) < 0) DieSys("masked-paths", "fstat", p);
+    std::string target = TargetPath(fd.get(), p);
+    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, nullptr)
+                                : mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr);
+    if (r < 0) DieSys("masked-paths", "mount", "masking " + p);
+  }
+}
+
+void ReadonlyPaths(const std::vector<std::string>& paths) {
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  for (const std::string& p : paths) {
+    Error e;
+    UniqueFd fd = OpenInRoot(root.get(), p, O_PATH, &e);
+    if (!fd.ok()) {
+      if (e.err == ENOENT) continue;
+      Die(e, "readonly-paths");
+    }
+    std::string target = TargetPath(fd.get(), p);
+    if (mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) DieSys("readonly-paths", "mount", "binding " + p);
+    UniqueFd again = OpenInRoot(root.get(), p, O_PATH, &e);
+    if (!again.ok()) Die(e, "readonly-paths");
+    if (!RemountBind(TargetPath(again.get(), p), MS_RDONLY | MS_REC, &e)) Die(e, "readonly-paths");
+  }
+}
+
+void PrepareRootfs(const json::Value& r) {
+  const std::string rootfs = r.GetString("path");
+  unsigned long prop = static_cast<unsigned long>(r.GetInt("propagation", 0));
+  // Nothing we mount may propagate back to the host: slave everything unless told otherwise.
+  if (mount(nullptr, "/", nullptr, MS_REC | (prop != 0 ? prop : static_cast<unsigned long>(MS_SLAVE)), nullptr) < 0) DieSys("rootfs", "mount", "setting / propagation");
+  if (prop & MS_SHARED) {
+    // pivot_root refuses a new root whose parent mount is shared.
+    std::string parent = rootfs.substr(0, rootfs.find_last_of('/'));
+    if (parent.empty()) parent = "/";
+    // Find the mount point holding `parent` by trying it and its ancestors.
+    while (mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
+      if (errno != EINVAL || parent == "/") DieSys("rootfs", "mount", "making the rootfs's parent mount private");
+      parent = parent.substr(0, parent.find_last_of('/'));
+      if (parent.empty()) parent = "/";
+    }
+  }
+  if (mount(rootfs.c_str(), rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0) DieSys("rootfs", "mount", "binding the rootfs " + rootfs + " onto itself");
+  UniqueFd rootfd(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd.ok()) DieSys("rootfs", "open", rootfs);
+  if (const json::Value* ms = r.Get("mounts"); ms != nullptr && ms->IsArray()) {
+    for (const json::Value& m : ms->Arr()) MountOne(rootfd.get(), m);
+  }
+  if (const json::Value* ds = r.Get("devices"); ds != nullptr && ds->IsArray()) {
+    for (const json::Value& d : ds->Arr()) CreateDevice(rootfd.get(), d);
+  }
+  if (r.GetBool("devSymlinks")) DevSymlinks(rootfd.get());
+  rootfd.Reset();
+  if (r.GetBool("noPivot")) MoveRoot(rootfs);
+  else PivotRoot(rootfs);
+}
+
+// After hostname and sysctls (which write under /proc/sys), as runc does: read-only and masked
+// paths, then the read-only root, then the root's propagation.
+void FinalizeRootfs(const json::Value& r) {
+  ReadonlyPaths(r.GetStrings("readonlyPaths"));
+  MaskPaths(r.GetStrings("maskedPaths"));
+  Error e;
+  if (r.GetBool("readonly") && !RemountBind("/", MS_RDONLY, &e)) Die(e, "rootfs");
+  unsigned long prop = static_cast<unsigned long>(r.GetInt("propagation", 0));
+  if (prop != 0 && mount(nullptr, "/", nullptr, prop, nullptr) < 0) DieSys("rootfs", "mount", "applying rootfsPropagation");
+}
+
+// ---- process -------------------------------------------------------------------------------------
+
+void WriteFile(const std::string& path, const std::string& value, const char* phase) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
+  if (!fd.ok()) DieSys(phase, "open", path);
+  if (write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) DieSys(phase, "write", path + " = " + value);
+}
+
+uint64_t CapMask(const json::Value& caps, const char* set, int last) {
+  uint64_t mask = 0;
+  if (const json::Value* a = caps.Get(set); a != nullptr && a->IsArray()) {
+    for (const json::Value& c : a->Arr()) {
+      int n = static_cast<int>(c.Int());
+      if (n >= 0 && n <= last) mask |= 1ULL << n;
+    }
+  }
+  return mask;
+}
+
+int LastCap() {
+  FILE* f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  int last = 40;
+  if (f != nullptr) {
+    if (fscanf(f, "%d", &last) != 1) last = 40;
+    fclose(f);
+  }
+  return last;
+}
+
+std::string LookPath(const std::string& file, const std::vector<std::string>& env) {
+  if (file.find('/') != std::string::npos) return file;
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const std::string& kv : env) {
+    if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+  }
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find(':', i);
+    if (j == std::string::npos) j = path.size();
+    std::string dir = j > i ? path.substr(i, j - i) : ".";
+    std::string cand = dir + "/" + file;
+    struct stat st {};
+    if (stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) return cand;
+    i = j + 1;
+  }
+  return "";
+}
+
+void ResetSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int s = 1; s < NSIG; s++) sigaction(s, &sa, nullptr);  // SIGKILL/SIGSTOP and reserved ones fail: fine
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+[[noreturn]] void Stage1(const json::Value& plan) {
+  Recv("sync", "continue");
+  const std::string mode = plan.GetString("mode");
+  for (const std::string& t : plan.GetStrings("clone")) {
+    // After the parent placed us in our cgroups, so the namespace's root is the container's cgroup.
+    if (t == "cgroup" && unshare(CLONE_NEWCGROUP) < 0) DieSys("namespaces", "unshare", "cgroup namespace");
+  }
+  if (plan.GetBool("setsid") && setsid() < 0) DieSys("process", "setsid", "new session");
+
+  UniqueFd fifo;
+  if (std::string path = plan.GetString("execFifo"); !path.empty()) {
+    fifo.Reset(open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!fifo.ok()) DieSys("exec-fifo", "open", path);
+  }
+  if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject()) PrepareRootfs(*r);
+  if (std::string h = plan.GetString("hostname"); !h.empty() && sethostname(h.data(), h.size()) < 0) DieSys("hostname", "sethostname", h);
+  if (std::string d = plan.GetString("domainname"); !d.empty() && setdomainname(d.data(), d.size()) < 0) DieSys("hostname", "setdomainname", d);
+  if (const json::Value* sc = plan.Get("sysctl"); sc != nullptr && sc->IsObject()) {
+    for (const auto& [k, v] : sc->Obj()) {
+      std::string p = "/proc/sys/" + k;
+      for (size_t i = 10; i < p.size(); i++) if (p[i] == '.') p[i] = '/';
+      WriteFile(p, v.Str(), "sysctl");
+    }
+  }
+  if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject()) FinalizeRootfs(*r);
+
+  const json::Value* proc = plan.Get("process");
+  if (proc == nullptr || !proc->IsObject()) {
+    Error e;
+    e.Set("plan", "the plan has no process", EINVAL);
+    Die(e, "plan");
+  }
+  const json::Value& p = *proc;
+  if (const json::Value* o = p.Get("oomScoreAdj"); o != nullptr && o->IsNumber()) WriteFile("/proc/self/oom_score_adj", o->Str(), "oom-score-adj");
+  if (const json::Value* rl = p.Get("rlimits"); rl != nullptr && rl->IsArray()) {
+    for (const json::Value& r : rl->Arr()) {
+      struct rlimit lim {};
+      lim.rlim_cur = r.Get("soft") != nullptr ? r.Get("soft")->Uint() : 0;
+      lim.rlim_max = r.Get("hard") != nullptr ? r.Get("hard")->Uint() : 0;
+      if (setrlimit(static_cast<__rlimit_resource>(r.GetInt("type")), &lim) < 0) DieSys("rlimits", "setrlimit", "rlimit " + std::to_string(r.GetInt("type")));
+    }
+  }
+
+  // Capabilities and user: the bounding set first (needs CAP_SETPCAP), then the ids with
+  // PR_SET_KEEPCAPS so the permitted set survives setuid, then the other sets, then ambient.
+  const json::Value* caps = p.Get("capabilities");
+  int last = LastCap();
+  // Capabilities outside our own bounding set cannot be had: skip them with a warning instead of
+  // failing capset (this host's bounding set lacks CAP_SYS_RESOURCE, for one).
+  uint64_t own = 0;
+  for (int c = 0; c <= last; c++) {
+    if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) own |= 1ULL << c;
+  }
+  if (caps != nullptr && caps->IsObject()) {
+    uint64_t wanted = CapMask(*caps, "bounding", last) | CapMask(*caps, "permitted", last) | CapMask(*caps, "effective", last) |
+                      CapMask(*caps, "inheritable", last) | CapMask(*caps, "ambient", last);
+    for (int c = 0; c <= last; c++) {
+      if ((wanted & ~own) & (1ULL << c)) Warn("capability " + std::to_string(c) + " is not in podrun's own bounding set; skipped");
+    }
+    uint64_t bounding = CapMask(*caps, "bounding", last);
+    for (int c = 0; c <= last; c++) {
+      if (!(bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) DieSys("capabilities", "prctl", "dropping capability " + std::to_string(c) + " from the bounding set");
+    }
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) DieSys("capabilities", "prctl", "PR_SET_KEEPCAPS");
+  }
+  const json::Value* user = p.Get("user");
+  if (user != nullptr && user->IsObject()) {
+    std::vector<gid_t> groups;
+    if (const json::Value* g = user->Get("additionalGids"); g != nullptr && g->IsArray()) {
+      for (const json::Value& x : g->Arr()) groups.push_back(static_cast<gid_t>(x.Int()));
+    }
+    if (setgroups(groups.size(), groups.data()) < 0) DieSys("user", "setgroups", "additional groups");
+    gid_t gid = static_cast<gid_t>(user->GetInt("gid"));
+    uid_t uid = static_cast<uid_t>(user->GetInt("uid"));
+    if (setresgid(gid, gid, gid) < 0) DieSys("user", "setresgid", std::to_string(gid));
+    if (setresuid(uid, uid, uid) < 0) DieSys("user", "setresuid", std::to_string(uid));
+    // Changing uid made us non-dumpable, which makes /proc/self/fd (the exec FIFO's path) root-only.
+    // execve sets dumpability again from the program's credentials.
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) DieSys("user", "prctl", "PR_SET_DUMPABLE");
+    if (const json::Value* um = user->Get("umask"); um != nullptr && um->IsNumber()) umask(static_cast<mode_t>(um->Int()));
+  }
+  if (caps != nullptr && caps->IsObject()) {
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) DieSys("capabilities", "prctl", "PR_SET_KEEPCAPS");
+    uint64_t eff = CapMask(*caps, "effective", last) & own, perm = CapMask(*caps, "permitted", last) & own, inh = CapMask(*caps, "inheritable", last) & own;
+    struct __user_cap_header_struct hdr {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] {};
+    data[0].effective = static_cast<uint32_t>(eff);
+    data[1].effective = static_cast<uint32_t>(eff >> 32);
+    data[0].permitted = static_cast<uint32_t>(perm);
+    data[1].permitted = static_cast<uint32_t>(perm >> 32);
+    data[0].inheritable = static_cast<uint32_t>(inh);
+    data[1].inheritable = static_cast<uint32_t>(inh >> 32);
+    if (syscall(SYS_capset, &hdr, data) < 0) DieSys("capabilities", "capset", "setting the effective, permitted and inheritable sets");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) DieSys("capabilities", "prctl", "clearing the ambient set");
+    uint64_t amb = CapMask(*caps, "ambient", last) & own;
+    for (int c = 0; c <= last; c++) {
+      if (!(amb & (1ULL << c))) continue;
+      if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) Warn("ambient capability " + std::to_string(c) + " not raised: " + strerror(errno));
+    }
+  }
+
+  std::string cwd = p.GetString("cwd", "/");
+  if (chdir(cwd.c_str()) < 0) DieSys("cwd", "chdir", "cwd " + cwd + " in the container");
+  std::vector<std::string> args = p.GetStrings("args");
+  std::vector<std::string> env = p.GetStrings("env");
+  if (args.empty()) {
+    Error e;
+    e.Set("execve", "process.args is empty", EINVAL);
+    Die(e, "exec");
+  }
+  std::string exe = LookPath(args[0], env);
+  if (exe.empty()) {
+    Error e;
+    e.Set("execve", "executable file \"" + args[0] + "\" not found in $PATH", ENOENT);
+    Die(e, "exec");
+  }
+  if (p.GetBool("noNewPrivileges") && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) DieSys("process", "prctl", "PR_SET_NO_NEW_PRIVS");
+
+  std::vector<char*> argv, envp;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (std::string& kv : env) envp.push_back(kv.data());
+  envp.push_back(nullptr);
+
+  if (fifo.ok()) {
+    Send("{\"type\":\"ready\"}", {}, "ready");
+    close(g_sock);
+    g_sock = -1;
+    // Blocks until `start` opens the FIFO for reading.
+    UniqueFd w(open(FdPath(fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!w.ok()) DieSys("exec-fifo", "open", "exec FIFO");
+    if (write(w.get(), "0", 1) != 1) DieSys("exec-fifo", "write", "exec FIFO");
+  }
+  ResetSignals();
+  // Every fd except stdio is closed at execve (the channel included, which tells an exec's parent
+  // that execve succeeded).
+  int keep = static_cast<int>(p.GetInt("preserveFds", 0));
+  syscall(SYS_close_range, 3 + keep, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(exe.c_str(), argv.data(), envp.data());
+  DieSys("exec", "execve", exe);
+}
+
+}  // namespace
+}  // namespace podkit::init
+
+int main(int argc, char** argv) {
+  using namespace podkit;
+  using namespace podkit::init;
+  if (argc > 1 && strcmp(argv[1], "-v") == 0) {
+    printf("podkit-init protocol %d\n", kPlanProtocolVersion);
+    return 0;
+  }
+  g_sock = kSockFd;
+  if (fcntl(g_sock, F_SETFD, FD_CLOEXEC) < 0) {
+    fprintf(stderr, "podkit-init: fd %d is not the plan channel; this helper is started by @podkit/runtime-core\n", kSockFd);
+    return 2;
+  }
+  json::Value msg = Recv("plan", "plan");
+  if (msg.GetInt("version") != kPlanProtocolVersion) {
+    Error e;
+    e.Set("plan", "protocol version " + std::to_string(msg.GetInt("version")) + " not supported (this podkit-init speaks " + std::to_string(kPlanProtocolVersion) + ")", EPROTO);
+    Die(e, "plan");
+  }
+  const json::Value* plan = msg.Get("plan");
+  if (plan == nullptr || !plan->IsObject()) {
+    Error e;
+    e.Set("plan", "message has no plan object", EPROTO);
+    Die(e, "plan");
+  }
+  Stage0(*plan);
+}

@@ -1,0 +1,90 @@
+/** `create`: validate the bundle, build the plan, make cgroups, run podkit-init until it blocks on the exec FIFO. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FailedPreconditionError } from '@podkit/errdefs';
+import { buildCreatePlan, namespaceTypes } from '../plan/build';
+import * as cg from '../cgroups/v1';
+import { mkfifo } from '../sys/fsnodes';
+import { pidfdInode, readProcStat, type SpawnInitOptions } from '../sys/process';
+import { runInit } from './init-driver';
+import { loadSpec } from './spec-file';
+import { writeFileAtomic, type StateRecord, type StateStore } from './store';
+
+export interface CreateOptions {
+  /** Bundle directory (default: the current directory). */
+  bundle?: string;
+  /** Write the container process's pid here (atomically). */
+  pidFile?: string;
+  /** MS_MOVE + chroot instead of pivot_root. */
+  noPivot?: boolean;
+  /** The container's stdio (default: this process's). */
+  stdio?: SpawnInitOptions;
+}
+
+export interface Created {
+  record: StateRecord;
+  /** pidfd of the container's init (close-on-exec); the caller owns it. */
+  pidfd: number;
+  warnings: string[];
+}
+
+export async function create(store: StateStore, id: string, opts: CreateOptions = {}): Promise<Created> {
+  const bundle = path.resolve(opts.bundle ?? '.');
+  const spec = loadSpec(bundle);
+  const hs = cg.hierarchies();
+  const cgroupPaths = cg.cgroupPaths(spec.linux?.cgroupsPath, id, hs);
+  const fifo = store.fifo(id);
+  // Everything is decided (and a bad config rejected) before anything is created.
+  const { plan, warnings } = buildCreatePlan(spec, {
+    bundle,
+    execFifo: fifo,
+    cgroupMounts: hs.flatMap((h) => (cgroupPaths[h.name] ? [{ name: h.name, source: cgroupPaths[h.name] as string }] : [])),
+    noPivot: opts.noPivot,
+  });
+  const rootfs = plan.rootfs?.path ?? '';
+  if (!fs.existsSync(rootfs)) throw new FailedPreconditionError(`root.path: rootfs ${rootfs} does not exist`, { details: { field: '/root/path' } });
+  store.reserve(id);
+  const types = [...namespaceTypes(spec)];
+  const record: StateRecord = {
+    version: 1,
+    id,
+    bundle,
+    rootfs,
+    pid: 0,
+    startTime: '0',
+    pidfdInode: '0',
+    created: new Date().toISOString(),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    cgroupPaths,
+    namespaces: types,
+    ownPidNamespace: plan.clone.includes('pid'),
+    process: spec.process as NonNullable<typeof spec.process>,
+  };
+  try {
+    // A "creating" record first: if this process dies half-way, `delete --force` can clean up.
+    store.save(record, false);
+    cg.createCgroups(cgroupPaths, hs);
+    cg.applyResources(cgroupPaths, spec.linux?.resources);
+    await mkfifo(fifo, 0o622);
+    // mknod applied our umask; the container's user (any uid) must be able to open it for writing.
+    fs.chmodSync(fifo, 0o622);
+    const init = await runInit(plan, {
+      stdio: opts.stdio,
+      place: (pid) => cg.placeProcess(cgroupPaths, pid),
+      // The durable record (pid, start time, pidfd inode) is written while the init builds its rootfs.
+      // Until `ready` the status reads "created" already; `start` would just wait on the FIFO.
+      overlap: (pid, pidfd) => {
+        record.pid = pid;
+        record.startTime = readProcStat(pid)?.startTime ?? '0';
+        record.pidfdInode = pidfdInode(pidfd);
+        store.save(record);
+      },
+    });
+    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
+    return { record, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
+  } catch (err) {
+    await cg.removeCgroups(cgroupPaths).catch(() => undefined);
+    store.remove(id);
+    throw err;
+  }
+}

@@ -1,0 +1,71 @@
+/** `delete`: stop what is left (created, or running with force), then remove cgroups and state. */
+import * as fs from 'node:fs';
+import { FailedPreconditionError, isNotFound } from '@podkit/errdefs';
+import { cgroupPids, removeCgroups } from '../cgroups/v1';
+import { pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
+import { can } from './state';
+import type { StateRecord, StateStore } from './store';
+
+export interface DeleteOptions {
+  force?: boolean;
+  /** When the caller already waits for the init (it is its child), the exit to wait for instead. */
+  exited?: Promise<ExitStatus>;
+}
+
+function killAll(rec: StateRecord): void {
+  for (const pid of cgroupPids(rec.cgroupPaths)) {
+    try {
+      process.kill(pid, 9);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+}
+
+/** A pidfd of the init, or undefined when it exited between the status check and now. */
+function openIfAlive(store: StateStore, rec: StateRecord): number | undefined {
+  try {
+    return store.openProcess(rec);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+export async function deleteContainer(store: StateStore, id: string, opts: DeleteOptions = {}): Promise<void> {
+  let rec: StateRecord;
+  try {
+    rec = store.load(id);
+  } catch (err) {
+    // A folder without a record: a `create` that died before writing it. --force clears the name.
+    if (opts.force && isNotFound(err) && fs.existsSync(store.dir(id))) {
+      store.remove(id);
+      return;
+    }
+    throw err;
+  }
+  const status = store.status(rec);
+  if (!(opts.force ? can.forceDelete(status) : can.delete(status))) {
+    throw new FailedPreconditionError(`cannot delete container "${id}" that is ${status}${status === 'running' ? ' (use --force)' : ''}`);
+  }
+  const pidfd = status === 'created' || status === 'running' ? openIfAlive(store, rec) : undefined;
+  if (pidfd !== undefined) {
+    try {
+      const exited = opts.exited ?? watchExit(pidfd).exited;
+      try {
+        pidfdSignal(pidfd, 9);
+      } catch (err) {
+        if (!isNotFound(err)) throw err; // exited meanwhile
+      }
+      if (!rec.ownPidNamespace) killAll(rec);
+      await exited;
+    } finally {
+      fs.closeSync(pidfd);
+    }
+  } else if (!rec.ownPidNamespace || status === 'creating') {
+    // Nothing to wait on by pidfd: whatever is left in the cgroups (a half-created init) is killed.
+    killAll(rec);
+  }
+  await removeCgroups(rec.cgroupPaths);
+  store.remove(id);
+}

@@ -1,0 +1,60 @@
+/** `exec`: run an extra process in all of a container's namespaces and cgroups. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FailedPreconditionError } from '@podkit/errdefs';
+import { validateProcess, type Process } from '@podkit/oci-spec';
+import { buildExecPlan } from '../plan/build';
+import { placeProcess } from '../cgroups/v1';
+import { type SpawnInitOptions } from '../sys/process';
+import { runInit } from './init-driver';
+import { can } from './state';
+import { writeFileAtomic, type StateStore } from './store';
+
+export interface ExecOptions {
+  /** A full process (process.json); else `args` (+ overrides) on top of the config's process. */
+  process?: unknown;
+  args?: string[];
+  cwd?: string;
+  env?: string[];
+  user?: { uid: number; gid: number; additionalGids?: number[] };
+  pidFile?: string;
+  stdio?: SpawnInitOptions;
+}
+
+/** `KEY=value` lists: a later entry replaces an earlier one with the same key (as runc's --env). */
+export function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
+  const out = new Map<string, string>();
+  for (const kv of [...base, ...extra]) {
+    const eq = kv.indexOf('=');
+    out.set(eq < 0 ? kv : kv.slice(0, eq), kv);
+  }
+  return [...out.values()];
+}
+
+export async function exec(store: StateStore, id: string, opts: ExecOptions): Promise<{ pid: number; pidfd: number; warnings: string[] }> {
+  const rec = store.load(id);
+  const status = store.status(rec);
+  if (!can.exec(status)) throw new FailedPreconditionError(`cannot exec in container "${id}" that is ${status}`);
+  let proc: Process;
+  if (opts.process !== undefined) {
+    proc = validateProcess(opts.process);
+  } else {
+    if (!opts.args?.length) throw new FailedPreconditionError('exec: give the command (args) or a process file');
+    const base = rec.process;
+    proc = {
+      ...base,
+      terminal: false,
+      args: opts.args,
+      cwd: opts.cwd ?? base.cwd,
+      env: mergeEnv(base.env ?? [], opts.env ?? []),
+      user: opts.user ?? base.user,
+    };
+  }
+  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces);
+  // Re-check the init right before using its /proc/<pid>/ns paths.
+  const check = store.openProcess(rec);
+  fs.closeSync(check);
+  const init = await runInit(plan, { stdio: opts.stdio, place: (pid) => placeProcess(rec.cgroupPaths, pid) });
+  if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
+  return { pid: init.pid, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
+}

@@ -1,0 +1,103 @@
+/**
+ * The OCI runtime library: the lifecycle verbs with a state root, for use from a running Node
+ * process (podkitd, tests, tools). Containers created here are children of this process, so their
+ * exits are watched (on a native thread) and `wait` returns the real exit status.
+ */
+import * as fs from 'node:fs';
+import { FailedPreconditionError } from '@podkit/errdefs';
+import { parseSignal, pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
+import { create, type CreateOptions } from './create';
+import { deleteContainer } from './delete';
+import { exec, type ExecOptions } from './exec';
+import { kill } from './kill';
+import { list, state, type ContainerState } from './query';
+import { start } from './start';
+import { DEFAULT_ROOT, StateStore } from './store';
+
+export interface RuntimeOptions {
+  /** State folder (default /run/podkit/runtime). */
+  root?: string;
+}
+
+interface Child {
+  pidfd: number;
+  exited: Promise<ExitStatus>;
+}
+
+export interface ExecHandle {
+  pid: number;
+  warnings: string[];
+  /** Resolves with the process's exit status. */
+  wait(): Promise<ExitStatus>;
+  kill(signal?: number | string): void;
+}
+
+export class Runtime {
+  readonly store: StateStore;
+  private readonly children = new Map<string, Child>();
+
+  constructor(opts: RuntimeOptions = {}) {
+    this.store = new StateStore(opts.root ?? DEFAULT_ROOT);
+  }
+
+  /** Creates the container; returns once its init is blocked on the exec FIFO. */
+  async create(id: string, opts: CreateOptions = {}): Promise<{ state: ContainerState; warnings: string[] }> {
+    const created = await create(this.store, id, opts);
+    const { exited } = watchExit(created.pidfd);
+    this.children.set(id, { pidfd: created.pidfd, exited });
+    return { state: state(this.store, id), warnings: created.warnings };
+  }
+
+  start(id: string): Promise<void> {
+    return start(this.store, id);
+  }
+
+  state(id: string): ContainerState {
+    return state(this.store, id);
+  }
+
+  list(): ContainerState[] {
+    return list(this.store);
+  }
+
+  kill(id: string, signal: number | string = 'SIGTERM', opts: { all?: boolean } = {}): void {
+    kill(this.store, id, parseSignal(signal), opts);
+  }
+
+  /** The exit status of a container this Runtime created. */
+  async wait(id: string): Promise<ExitStatus> {
+    const child = this.children.get(id);
+    if (!child) throw new FailedPreconditionError(`container "${id}" was not created by this process; its exit status is not available here`);
+    return child.exited;
+  }
+
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    const child = this.children.get(id);
+    await deleteContainer(this.store, id, { ...opts, exited: child?.exited });
+    if (child) {
+      await child.exited;
+      fs.closeSync(child.pidfd);
+      this.children.delete(id);
+    }
+  }
+
+  /** Runs an extra process in the container. */
+  async exec(id: string, opts: ExecOptions): Promise<ExecHandle> {
+    const r = await exec(this.store, id, opts);
+    const { exited } = watchExit(r.pidfd);
+    const pidfd = r.pidfd;
+    let closed = false;
+    void exited.then(() => {
+      closed = true;
+      fs.closeSync(pidfd);
+    });
+    return {
+      pid: r.pid,
+      warnings: r.warnings,
+      wait: () => exited,
+      kill: (signal: number | string = 'SIGTERM') => {
+        if (!closed) pidfdSignal(pidfd, parseSignal(signal));
+      },
+    };
+  }
+}

@@ -1,0 +1,19 @@
+/** `start`: release the init blocked on the exec FIFO; fails if the container is not created or its init died. */
+import * as fs from 'node:fs';
+import { FailedPreconditionError } from '@podkit/errdefs';
+import { releaseExecFifo } from '../sys/process';
+import { can } from './state';
+import type { StateStore } from './store';
+
+export async function start(store: StateStore, id: string): Promise<void> {
+  const rec = store.load(id);
+  const status = store.status(rec);
+  if (!can.start(status)) throw new FailedPreconditionError(`cannot start a container that is ${status}`);
+  const pidfd = store.openProcess(rec);
+  try {
+    await releaseExecFifo(store.fifo(id), pidfd);
+  } finally {
+    fs.closeSync(pidfd);
+  }
+  fs.rmSync(store.fifo(id), { force: true });
+}

@@ -1,0 +1,19 @@
+import { ALL_STATUSES, can, type Status } from './state';
+
+// One row per status, one column per predicate: the whole table is checked.
+const TABLE: Record<Status, Record<keyof typeof can, boolean>> = {
+  creating: { start: false, kill: false, delete: false, forceDelete: true, exec: false },
+  created: { start: true, kill: true, delete: true, forceDelete: true, exec: true },
+  running: { start: false, kill: true, delete: false, forceDelete: true, exec: true },
+  stopped: { start: false, kill: false, delete: true, forceDelete: true, exec: false },
+};
+
+describe('container state machine', () => {
+  for (const status of ALL_STATUSES) {
+    it(`answers every predicate for ${status}`, () => {
+      for (const [verb, fn] of Object.entries(can) as [keyof typeof can, (s: Status) => boolean][]) {
+        expect({ verb, allowed: fn(status) }).toEqual({ verb, allowed: TABLE[status][verb] });
+      }
+    });
+  }
+});

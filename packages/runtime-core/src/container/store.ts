@@ -1,0 +1,169 @@
+/**
+ * The on-disk state of containers: `<root>/<id>/state.json` (written atomically: temp file, fsync,
+ * rename, fsync of the folder) and `<root>/<id>/exec.fifo` while the container is created. The record
+ * holds the init's pid, its start time and its pidfd inode; every verb re-checks them, so a reused pid
+ * is never taken for the container.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AlreadyExistsError, invalidField, NotFoundError, toPodkitError } from '@podkit/errdefs';
+import type { Process } from '@podkit/oci-spec';
+import { pidfdInode, pidfdOpen, readProcStat } from '../sys/process';
+import type { Status } from './state';
+
+export const DEFAULT_ROOT = '/run/podkit/runtime';
+export const STATE_VERSION = 1;
+
+export interface StateRecord {
+  version: number;
+  id: string;
+  bundle: string;
+  rootfs: string;
+  /** 0 until the init exists. */
+  pid: number;
+  /** /proc/<pid>/stat field 22. */
+  startTime: string;
+  /** The pidfd's inode (pidfs): unique per process. */
+  pidfdInode: string;
+  created: string;
+  annotations?: Record<string, string>;
+  /** The container's cgroup per hierarchy. */
+  cgroupPaths: Record<string, string>;
+  /** OCI namespace types the container has (created or joined). */
+  namespaces: string[];
+  /** Whether the init has its own pid namespace (if not, killing it does not kill the others). */
+  ownPidNamespace: boolean;
+  /** The config's process, the base of `exec` with bare args. */
+  process: Process;
+}
+
+const ID_RE = /^[\w+\-.]+$/;
+
+export function checkId(id: string): void {
+  if (typeof id !== 'string' || id.length === 0) throw invalidField('id', 'container id must not be empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..') throw invalidField('id', `invalid container id "${id}": use letters, digits, "_", "+", "-" and "."`);
+  if (id.length > 1024) throw invalidField('id', 'container id is too long');
+}
+
+/**
+ * Writes a file atomically: temp file, fsync, rename, fsync the folder. `durable: false` keeps the
+ * rename (readers never see a torn file) but skips both fsyncs, for transient records.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600, durable = true): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w', mode);
+  try {
+    fs.writeSync(fd, data);
+    if (durable) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  if (!durable) return;
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
+export class StateStore {
+  constructor(readonly root: string = DEFAULT_ROOT) {}
+
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+  fifo(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Reserves the id (creating its folder); AlreadyExists when it is taken. */
+  reserve(id: string): void {
+    checkId(id);
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      fs.mkdirSync(this.dir(id), { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`container "${id}" already exists`, { details: { field: 'id' } });
+      throw toPodkitError(err, `create state folder for ${id}`);
+    }
+  }
+
+  /** `durable: false` for the transient "creating" record (a crash then leaves a folder that `delete --force` removes). */
+  save(rec: StateRecord, durable = true): void {
+    writeFileAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, durable);
+  }
+
+  load(id: string): StateRecord {
+    checkId(id);
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(this.dir(id), 'state.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`container "${id}" does not exist`, { details: { field: 'id' } });
+      throw toPodkitError(err, `read state of ${id}`);
+    }
+    return JSON.parse(text) as StateRecord;
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return fs
+        .readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && fs.existsSync(path.join(this.root, d.name, 'state.json')))
+        .map((d) => d.name)
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw toPodkitError(err, `list ${this.root}`);
+    }
+  }
+
+  /**
+   * The current status, from the process itself: gone, a zombie or a different process (start time or
+   * pidfd inode differ) → stopped; alive with the exec FIFO present → created; else running.
+   */
+  status(rec: StateRecord): Status {
+    if (rec.pid === 0) return 'creating';
+    if (!this.alive(rec)) return 'stopped';
+    return fs.existsSync(this.fifo(rec.id)) ? 'created' : 'running';
+  }
+
+  private alive(rec: StateRecord): boolean {
+    const st = readProcStat(rec.pid);
+    if (!st || st.startTime !== rec.startTime || st.state === 'Z' || st.state === 'X') return false;
+    const fd = this.tryPidfd(rec.pid);
+    if (fd === undefined) return false;
+    try {
+      return pidfdInode(fd) === rec.pidfdInode;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private tryPidfd(pid: number): number | undefined {
+    try {
+      return pidfdOpen(pid);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Opens a pidfd for the record's process and checks it is the same process; NotFound if not. */
+  openProcess(rec: StateRecord): number {
+    const st = readProcStat(rec.pid);
+    if (!st || st.startTime !== rec.startTime) throw new NotFoundError(`container "${rec.id}": its process ${rec.pid} no longer exists`);
+    const fd = pidfdOpen(rec.pid);
+    if (pidfdInode(fd) !== rec.pidfdInode) {
+      fs.closeSync(fd);
+      throw new NotFoundError(`container "${rec.id}": pid ${rec.pid} now belongs to another process`);
+    }
+    return fd;
+  }
+}

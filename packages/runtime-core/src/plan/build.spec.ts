@@ -1,0 +1,143 @@
+import { isInvalidArgument } from '@podkit/errdefs';
+import { defaultSpec, type Spec } from '@podkit/oci-spec';
+import { MS } from '../sys/mount';
+import { buildCreatePlan, buildExecPlan } from './build';
+
+const ctx = { bundle: '/b', execFifo: '/run/x/exec.fifo', cgroupMounts: [{ name: 'memory', source: '/sys/fs/cgroup/memory/me/c1' }] };
+
+function spec(mutate?: (s: Spec) => void): Spec {
+  const s = defaultSpec({ terminal: false, args: ['sh'] });
+  mutate?.(s);
+  return s;
+}
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(isInvalidArgument(err)).toBe(true);
+    return ((err as { details?: { issues?: { path: string }[] } }).details?.issues ?? []).map((i) => i.path);
+  }
+  throw new Error('expected an InvalidArgument error');
+}
+
+describe('buildCreatePlan', () => {
+  it('plans the default config: namespaces, rootfs, mounts, devices, process', () => {
+    const { plan, warnings } = buildCreatePlan(spec(), ctx);
+    expect(plan.mode).toBe('create');
+    expect(plan.clone).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
+    expect(plan.join).toEqual([]);
+    expect(plan.cloneParent).toBe(true);
+    expect(plan.execFifo).toBe('/run/x/exec.fifo');
+    expect(plan.hostname).toBe('runc');
+    expect(plan.rootfs).toMatchObject({ path: '/b/rootfs', readonly: true, noPivot: false, propagation: 0, devSymlinks: true });
+    const m = Object.fromEntries(plan.rootfs!.mounts.map((x) => [x.destination, x]));
+    expect(m['/proc']).toEqual({ destination: '/proc', type: 'proc', source: 'proc', flags: 0, data: '' });
+    expect(m['/dev']).toMatchObject({ type: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' });
+    expect(m['/sys']).toMatchObject({ type: 'sysfs', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY });
+    expect(m['/sys/fs/cgroup']).toMatchObject({ kind: 'cgroup-v1', cgroups: ctx.cgroupMounts });
+    expect(plan.rootfs!.devices.map((d) => d.path)).toEqual(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']);
+    expect(plan.process).toMatchObject({
+      args: ['sh'],
+      cwd: '/',
+      user: { uid: 0, gid: 0, additionalGids: [] },
+      rlimits: [{ type: 7, soft: '1024', hard: '1024' }],
+      noNewPrivileges: true,
+      capabilities: { bounding: [29, 5, 10], effective: [29, 5, 10], permitted: [29, 5, 10], inheritable: [], ambient: [] },
+    });
+    // runc's default config lists ambient capabilities that are not inheritable: skipped with a warning.
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/ambient capability CAP_AUDIT_WRITE skipped/);
+  });
+
+  it('keeps 64-bit rlimits exact and resolves bind sources against the bundle', () => {
+    const { plan } = buildCreatePlan(
+      spec((s) => {
+        s.process!.rlimits = [{ type: 'RLIMIT_CORE', soft: 2 ** 53, hard: 2 ** 53 }];
+        s.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rprivate'] });
+      }),
+      ctx,
+    );
+    expect(plan.process.rlimits).toEqual([{ type: 4, soft: String(2 ** 53), hard: String(2 ** 53) }]);
+    expect(plan.rootfs!.mounts.at(-1)).toEqual({ destination: '/data', type: 'bind', source: '/b/data', flags: MS.BIND | MS.REC | MS.RDONLY, data: '', propagation: [MS.PRIVATE | MS.REC] });
+  });
+
+  it('joins namespaces by path, mount namespace last', () => {
+    const { plan } = buildCreatePlan(
+      spec((s) => {
+        s.linux!.namespaces = [{ type: 'mount', path: '/proc/1/ns/mnt' }, { type: 'network', path: '/proc/1/ns/net' }, { type: 'pid' }, { type: 'uts' }];
+      }),
+      ctx,
+    );
+    expect(plan.join).toEqual([
+      { type: 'network', path: '/proc/1/ns/net' },
+      { type: 'mount', path: '/proc/1/ns/mnt' },
+    ]);
+    expect(plan.clone).toEqual(['pid', 'uts']);
+  });
+
+  it('rejects unsupported fields by path instead of ignoring them', () => {
+    const paths = issuesOf(() =>
+      buildCreatePlan(
+        spec((s) => {
+          s.process!.terminal = true;
+          s.process!.apparmorProfile = 'x';
+          s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+          s.linux!.namespaces!.push({ type: 'user' });
+          s.hooks = { prestart: [{ path: '/bin/true' }] };
+          s.linux!.resources = { blockIO: { weight: 10 } };
+        }),
+        ctx,
+      ),
+    );
+    expect(paths).toEqual(['/process/terminal', '/process/apparmorProfile', '/hooks', '/linux/namespaces/5/type', '/linux/seccomp', '/linux/resources/blockIO']);
+  });
+
+  it('checks hostname, sysctls, capabilities, rlimits, mounts and cwd with field paths', () => {
+    const paths = issuesOf(() =>
+      buildCreatePlan(
+        spec((s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts' && n.type !== 'network');
+          s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'vm.swappiness': '10' };
+          s.process!.capabilities!.bounding = ['CAP_NOPE'];
+          s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 5 }];
+          s.process!.cwd = 'relative';
+          s.mounts!.push({ destination: 'relative', type: 'tmpfs' });
+          s.linux!.devices = [{ path: '/etc/x', type: 'c', major: 1, minor: 1 }];
+        }),
+        ctx,
+      ),
+    );
+    expect(paths).toEqual([
+      '/hostname',
+      '/linux/sysctl/net.ipv4.ip_forward',
+      '/linux/sysctl/vm.swappiness',
+      '/mounts/7/destination',
+      '/linux/devices/0/path',
+      '/process/cwd',
+      '/process/rlimits/0/soft',
+      '/process/capabilities/bounding/0',
+    ]);
+  });
+
+  it('adds default devices only with a /dev mount, letting linux.devices override them', () => {
+    const noDev = buildCreatePlan(spec((s) => (s.mounts = s.mounts!.filter((m) => m.destination !== '/dev'))), ctx).plan;
+    expect(noDev.rootfs!.devices).toEqual([]);
+    expect(noDev.rootfs!.devSymlinks).toBe(false);
+    const over = buildCreatePlan(spec((s) => (s.linux!.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o600 }])), ctx).plan;
+    expect(over.rootfs!.devices.filter((d) => d.path === '/dev/null')).toEqual([{ path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o600, uid: 0, gid: 0 }]);
+  });
+});
+
+describe('buildExecPlan', () => {
+  it('joins every namespace of the init by /proc path and clones nothing', () => {
+    const { plan } = buildExecPlan({ args: ['ls'], cwd: '/', user: { uid: 0, gid: 0 } }, 42, ['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup']);
+    expect(plan).toMatchObject({ mode: 'exec', clone: [], cloneParent: true, setsid: false });
+    expect(plan.join.map((j) => j.path)).toEqual(['/proc/42/ns/cgroup', '/proc/42/ns/ipc', '/proc/42/ns/uts', '/proc/42/ns/net', '/proc/42/ns/pid', '/proc/42/ns/mnt']);
+    expect(plan.rootfs).toBeUndefined();
+  });
+
+  it('rejects a terminal', () => {
+    expect(issuesOf(() => buildExecPlan({ args: ['ls'], cwd: '/', terminal: true }, 1, []))).toEqual(['/process/terminal']);
+  });
+});
