@@ -63,7 +63,7 @@ export class Lease {
   }
 
   private save(): Promise<void> {
-    return writeFileAtomic(this.file, JSON.stringify(this.record));
+    return writeFileAtomic(this.file, JSON.stringify(this.record), 0o600);
   }
 
   /** Adds resources to the lease; they are protected once this resolves. */
@@ -72,8 +72,18 @@ export class Lease {
     const d = new Set(this.record.digests);
     const s = new Set(this.record.snapshots);
     let changed = false;
-    for (const x of resources.digests ?? []) if (!d.has(x)) (d.add(x), (changed = true));
-    for (const x of resources.snapshots ?? []) if (!s.has(x)) (s.add(x), (changed = true));
+    for (const x of resources.digests ?? []) {
+      if (!d.has(x)) {
+        d.add(x);
+        changed = true;
+      }
+    }
+    for (const x of resources.snapshots ?? []) {
+      if (!s.has(x)) {
+        s.add(x);
+        changed = true;
+      }
+    }
     if (!changed) return;
     this.record.digests = [...d];
     this.record.snapshots = [...s];

@@ -23,7 +23,7 @@ import {
   NotFoundError,
   invalidField,
 } from '@podkit/errdefs';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../fsutil';
 import type { MountDescriptor } from './mount-descriptor';
 import type { SnapshotInfo, SnapshotKind, Snapshotter, Usage, WalkFilter } from './types';
 
@@ -106,7 +106,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   private async save(): Promise<void> {
-    await writeFileAtomic(path.join(this.root, 'metadata.json'), JSON.stringify(this.meta));
+    await writeFileAtomic(path.join(this.root, 'metadata.json'), JSON.stringify(this.meta), 0o600);
   }
 
   private async repair(): Promise<void> {
@@ -296,7 +296,8 @@ export class OverlaySnapshotter implements Snapshotter {
     // A view: read-only. No parent → its own empty dir; one parent → a read-only bind of it; more → an
     // overlay with lower dirs only (overlayfs is read-only without an upper dir).
     if (parents.length === 0) return [{ type: 'bind', source: own, options: ['ro', 'rbind'] }];
-    if (parents.length === 1) return [{ type: 'bind', source: parents[0]!, options: ['ro', 'rbind'] }];
+    const [only] = parents;
+    if (parents.length === 1 && only !== undefined) return [{ type: 'bind', source: only, options: ['ro', 'rbind'] }];
     return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${parents.join(':')}`] }];
   }
 

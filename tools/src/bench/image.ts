@@ -1,0 +1,153 @@
+/**
+ * Benchmark of image-store (issue 7): pull + unpack of a generated image (~200 MiB uncompressed in 5 gzip
+ * layers) from a local docker-registry, side by side in one run with
+ *   - the peer: `skopeo copy docker://… oci:…` + `umoci unpack`, and
+ *   - the floor: `gzip -d` of the same 5 layer blobs to disk (one after the other).
+ * podimg is measured twice: `pull` (layers extracted into overlay layer dirs while downloading) and
+ * `pull --no-unpack` + `unpack` (a flat rootfs, what umoci produces). Each variant runs `--rounds` times,
+ * interleaved; the report has medians, ratios to the peer and to the floor, and peak RSS (GNU time %M).
+ *
+ *   npm run build   (or: tsc -p packages/{errdefs,oci-spec,runtime-core,image-store}/tsconfig.lib.json)
+ *   npx tsc -p tools/tsconfig.lib.json && node tools/dist/bench/image.js [--rounds 3] [--layers 5] [--layer-mib 40] [--json]
+ *
+ * Needs root (device nodes and owners in the unpacked trees), docker-registry, skopeo, umoci and
+ * /usr/bin/time. Not a test.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildGeneratedImage } from '../images/generate';
+import { OciLayout } from '../images/layout';
+import { podimgCommand } from '../images/podimg';
+import { TestRegistry } from '../images/registry';
+import { skopeoPush } from '../images/busybox';
+
+const args = process.argv.slice(2);
+const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || 3;
+const JSON_OUT = args.includes('--json');
+const LAYERS = Number(args[args.indexOf('--layers') + 1]) || 5;
+const LAYER_BYTES = (Number(args[args.indexOf('--layer-mib') + 1]) || 40) * 1024 * 1024;
+
+interface Sample {
+  ms: number;
+  rssKiB: number;
+}
+
+/** Runs one command under /usr/bin/time; returns wall time and peak RSS. */
+function timed(cmd: string, argv: string[], opts: { stdout?: string } = {}): Sample {
+  const rssFile = path.join(os.tmpdir(), `podkit-bench-rss-${process.pid}`);
+  const start = process.hrtime.bigint();
+  const out = opts.stdout ? fs.openSync(opts.stdout, 'w') : 'ignore';
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...argv], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8' });
+  if (typeof out === 'number') fs.closeSync(out);
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const rssKiB = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+  fs.rmSync(rssFile, { force: true });
+  return { ms, rssKiB };
+}
+
+function seq(samples: Sample[]): Sample {
+  return { ms: samples.reduce((n, s) => n + s.ms, 0), rssKiB: Math.max(...samples.map((s) => s.rssKiB)) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-bench-image-'));
+  const reg = new TestRegistry();
+  try {
+    await reg.start();
+    const layout = new OciLayout(path.join(work, 'layout'));
+    process.stderr.write(`building a ${LAYERS}×${LAYER_BYTES / 1048576} MiB image...\n`);
+    const img = await buildGeneratedImage(layout, { layers: LAYERS, layerBytes: LAYER_BYTES });
+    layout.tag(img.manifest, 'v1');
+    const ref = `${reg.host}/bench/gen:v1`;
+    skopeoPush(layout.dir, 'v1', ref);
+    const compressed = img.layers.reduce((n, l) => n + l.size, 0);
+
+    const variants: Record<string, (round: number) => Sample> = {
+      'podimg pull (extract while downloading)': (i) => {
+        const root = path.join(work, `p1-${i}`);
+        const [c, a] = podimgCommand(['--root', root, 'pull', ref]);
+        const s = timed(c, a);
+        fs.rmSync(root, { recursive: true, force: true });
+        return s;
+      },
+      'podimg pull --no-unpack + unpack (flat)': (i) => {
+        const root = path.join(work, `p2-${i}`);
+        const [c1, a1] = podimgCommand(['--root', root, 'pull', '--no-unpack', ref]);
+        const [c2, a2] = podimgCommand(['--root', root, 'unpack', ref, path.join(work, `p2-bundle-${i}`)]);
+        const s = seq([timed(c1, a1), timed(c2, a2)]);
+        fs.rmSync(root, { recursive: true, force: true });
+        fs.rmSync(path.join(work, `p2-bundle-${i}`), { recursive: true, force: true });
+        return s;
+      },
+      'skopeo copy + umoci unpack': (i) => {
+        const dir = path.join(work, `u-${i}`);
+        const s = seq([
+          timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:v1`]),
+          timed('umoci', ['unpack', '--image', `${dir}:v1`, `${dir}-bundle`]),
+        ]);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.rmSync(`${dir}-bundle`, { recursive: true, force: true });
+        return s;
+      },
+      'gzip -d of the layers (floor)': (i) => {
+        const dir = path.join(work, `g-${i}`);
+        fs.mkdirSync(dir);
+        const s = seq(
+          img.layers.map((l, k) => timed('gzip', ['-dc', path.join(layout.dir, 'blobs', 'sha256', l.digest.slice(7))], { stdout: path.join(dir, `layer-${k}.tar`) })),
+        );
+        fs.rmSync(dir, { recursive: true, force: true });
+        return s;
+      },
+    };
+    const results = new Map<string, Sample[]>(Object.keys(variants).map((k) => [k, []]));
+    // One warm-up round (page cache, registry), then measured rounds interleaved.
+    for (const [name, fn] of Object.entries(variants)) {
+      process.stderr.write(`warm-up: ${name}\n`);
+      fn(-1);
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name, fn] of Object.entries(variants)) {
+        const s = fn(r);
+        results.get(name)?.push(s);
+        process.stderr.write(`round ${r + 1}/${ROUNDS} ${name}: ${s.ms.toFixed(0)} ms, ${(s.rssKiB / 1024).toFixed(1)} MiB RSS\n`);
+      }
+    }
+    const med = (name: string): number => median((results.get(name) ?? []).map((s) => s.ms));
+    const peer = med('skopeo copy + umoci unpack');
+    const floor = med('gzip -d of the layers (floor)');
+    const rows = [...results].map(([name, samples]) => ({
+      name,
+      medianMs: Math.round(med(name)),
+      vsPeer: +(med(name) / peer).toFixed(2),
+      vsFloor: +(med(name) / floor).toFixed(2),
+      peakRssMiB: +(Math.max(...samples.map((s) => s.rssKiB)) / 1024).toFixed(1),
+    }));
+    const summary = { image: { layers: LAYERS, uncompressedMiB: (LAYERS * LAYER_BYTES) / 1048576, compressedMiB: +(compressed / 1048576).toFixed(1) }, rounds: ROUNDS, rows };
+    if (JSON_OUT) {
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(`image: ${LAYERS} gzip layers, ${summary.image.uncompressedMiB} MiB uncompressed, ${summary.image.compressedMiB} MiB compressed; ${ROUNDS} rounds\n`);
+    process.stdout.write(`${'variant'.padEnd(44)} ${'median'.padStart(9)} ${'×peer'.padStart(7)} ${'×floor'.padStart(7)} ${'peak RSS'.padStart(10)}\n`);
+    for (const r of rows) {
+      process.stdout.write(`${r.name.padEnd(44)} ${`${r.medianMs} ms`.padStart(9)} ${r.vsPeer.toFixed(2).padStart(7)} ${r.vsFloor.toFixed(2).padStart(7)} ${`${r.peakRssMiB} MiB`.padStart(10)}\n`);
+    }
+  } finally {
+    await reg.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench image: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

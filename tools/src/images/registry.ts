@@ -1,0 +1,118 @@
+/**
+ * A real registry for e2e tests: Debian's `docker-registry` (distribution) on a free 127.0.0.1 port,
+ * with its own temporary storage. `start()` waits (polling with a deadline) until /v2/ answers;
+ * `stop()` ends the process by its PID and removes the storage.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+export function registryAvailable(): boolean {
+  return fs.existsSync(REGISTRY_BIN);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(url: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(undefined);
+    });
+  });
+}
+
+export class TestRegistry {
+  private proc?: ChildProcess;
+  private exited?: Promise<void>;
+  readonly dir: string;
+  port = 0;
+  private stderr = '';
+
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-registry-'));
+  }
+
+  /** host:port, e.g. `127.0.0.1:41234`. */
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(timeoutMs = 20_000): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.port = await freePort();
+      const config = path.join(this.dir, 'config.yml');
+      fs.mkdirSync(path.join(this.dir, 'storage'), { recursive: true });
+      fs.writeFileSync(
+        config,
+        [
+          'version: 0.1',
+          'log:',
+          '  level: error',
+          '  accesslog:',
+          '    disabled: true',
+          'storage:',
+          '  filesystem:',
+          `    rootdirectory: ${path.join(this.dir, 'storage')}`,
+          '  delete:',
+          '    enabled: true',
+          'http:',
+          `  addr: 127.0.0.1:${this.port}`,
+          '',
+        ].join('\n'),
+      );
+      const proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.proc = proc;
+      this.stderr = '';
+      proc.stderr?.on('data', (c: Buffer) => {
+        this.stderr = (this.stderr + c.toString()).slice(-4000);
+      });
+      let dead = false;
+      this.exited = new Promise((resolve) => proc.once('exit', () => {
+        dead = true;
+        resolve();
+      }));
+      const deadline = Date.now() + timeoutMs;
+      while (!dead && Date.now() < deadline) {
+        if ((await ping(`http://${this.host}/v2/`)) === 200) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await this.kill();
+      if (!/address already in use/.test(this.stderr)) break; // port taken between probe and bind: retry
+    }
+    throw new Error(`docker-registry did not answer on ${this.host}: ${this.stderr.trim()}`);
+  }
+
+  private async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
