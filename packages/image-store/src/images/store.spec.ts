@@ -37,7 +37,7 @@ describe('ImageStore', () => {
     [{ name: 'etc/motd', data: 'hello' }],
   ];
 
-  it('pulls an image: manifest, config, layers in the content store and extracted layer dirs', async () => {
+  it('pulls an image: manifest, config, layers in the content store and one committed snapshot per layer', async () => {
     const img = reg.addImage('lib/app', 'v1', layers);
     const events: PullEvent[] = [];
     const rec = await store.pull(`${reg.host}/lib/app:v1`, { platform: amd64, onProgress: (e) => events.push(e) });
@@ -45,8 +45,22 @@ describe('ImageStore', () => {
     expect(rec.id).toBe(img.configDesc.digest);
     expect(rec.diffIds).toEqual(img.config.rootfs.diff_ids);
     for (const d of [img.desc, img.configDesc, ...img.layerDescs]) expect(await store.content.has(d.digest)).toBe(true);
-    expect(fs.readFileSync(path.join(store.layerDir(rec.diffIds[0]!), 'bin/sh'), 'utf8')).toBe('#!sh');
-    expect(fs.readFileSync(path.join(store.layerDir(rec.diffIds[1]!), 'etc/motd'), 'utf8')).toBe('hello');
+    const chain = store.chainIds(rec);
+    expect(chain[0]).toBe(rec.diffIds[0]);
+    expect(fs.readFileSync(path.join(store.layerDir(chain[0]!), 'bin/sh'), 'utf8')).toBe('#!sh');
+    expect(fs.readFileSync(path.join(store.layerDir(chain[1]!), 'etc/motd'), 'utf8')).toBe('hello');
+    const snaps = await store.snapshotter.walk();
+    expect(snaps.map((x) => [x.name, x.kind, x.parent, x.labels['podkit.io/diff-id']])).toEqual(
+      [
+        [chain[0], 'committed', undefined, rec.diffIds[0]],
+        [chain[1], 'committed', chain[0], rec.diffIds[1]],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    // A container's writable snapshot on the image's top layer, by image reference.
+    const [m] = await store.prepareSnapshot('ctr-1', rec.name);
+    expect(m!.type).toBe('overlay');
+    expect(m!.options).toContain(`lowerdir=${store.layerDir(chain[1]!)}:${store.layerDir(chain[0]!)}`);
+    await store.snapshotter.remove('ctr-1');
     expect(events[0]).toMatchObject({ type: 'resolved', digest: img.desc.digest });
     expect(events.filter((e) => e.type === 'layer' && e.status === 'done')).toHaveLength(3);
     expect(events[events.length - 1]).toEqual({ type: 'done', name: rec.name, id: rec.id });
@@ -105,18 +119,17 @@ describe('ImageStore', () => {
     await w.close();
     const rec = await store.pull(`${reg.host}/lib/big:v1`, { platform: amd64 });
     expect(reg.blobGets(layer.digest).map((l) => l.range)).toEqual(['bytes=400000-']);
-    expect(fs.readFileSync(path.join(store.layerDir(rec.diffIds[0]!), 'f49'))).toEqual(big[49]!.data);
+    expect(fs.readFileSync(path.join(store.layerDir(store.chainIds(rec)[0]!), 'f49'))).toEqual(big[49]!.data);
   });
 
   it('removes extraction staging dirs of dead processes when it opens, and keeps those of live ones', async () => {
-    const layers = path.join(store.root, 'layers', 'sha256');
+    const staging = path.join(store.root, 'snapshots', 'staging');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
-    fs.mkdirSync(path.join(layers, `${'a'.repeat(64)}.extract-${dead}-0badcafe`, 'etc'), { recursive: true });
-    fs.mkdirSync(path.join(layers, `${'b'.repeat(64)}.remove-${dead}-0badcafe`));
-    fs.mkdirSync(path.join(layers, `${'c'.repeat(64)}.extract-${process.pid}-0badcafe`));
+    fs.mkdirSync(path.join(staging, `layer-${dead}-0badcafe`, 'etc'), { recursive: true });
+    fs.mkdirSync(path.join(staging, `layer-${process.pid}-0badcafe`));
     const again = await ImageStore.open(store.root);
     await again.close();
-    expect(fs.readdirSync(layers)).toEqual([`${'c'.repeat(64)}.extract-${process.pid}-0badcafe`]);
+    expect(fs.readdirSync(staging)).toEqual([`layer-${process.pid}-0badcafe`]);
   });
 
   it('survives a connection cut in the middle of a layer', async () => {
@@ -134,7 +147,8 @@ describe('ImageStore', () => {
     const err = await store.pull(`${reg.host}/lib/bad:v2`, { platform: amd64 }).catch((e: unknown) => e);
     expect(isDataLoss(err)).toBe(true);
     expect((err as Error).message).toMatch(/diff ID .* does not match/);
-    expect(fs.readdirSync(path.join(store.root, 'layers', 'sha256'))).toEqual([]);
+    expect(await store.snapshotter.walk()).toEqual([]);
+    expect(fs.readdirSync(path.join(store.root, 'snapshots', 'staging'))).toEqual([]);
     expect(isNotFound(await store.get(`${reg.host}/lib/bad:v2`).catch((e: unknown) => e))).toBe(true);
   });
 
@@ -148,7 +162,8 @@ describe('ImageStore', () => {
     expect((err as Error).message).toMatch(/parent escape is a symlink: refused/);
     expect(fs.readFileSync(victim, 'utf8')).toBe('original');
     expect(fs.readdirSync(victimDir)).toEqual(['victim']);
-    expect(fs.readdirSync(path.join(store.root, 'layers', 'sha256'))).toEqual([]);
+    expect(await store.snapshotter.walk()).toEqual([]);
+    expect(fs.readdirSync(path.join(store.root, 'snapshots', 'staging'))).toEqual([]);
     reg.addImage('lib/evil', 'v2', [[{ name: '../../../host/victim', data: 'pwned' }]]);
     await expect(store.pull(`${reg.host}/lib/evil:v2`, { platform: amd64 })).rejects.toThrow(/path contains '\.\.'/);
     expect(fs.readFileSync(victim, 'utf8')).toBe('original');
@@ -161,13 +176,14 @@ describe('ImageStore', () => {
     const recTwo = await store.pull(`${reg.host}/lib/two:v1`, { platform: amd64 });
     const res = await store.remove(`${reg.host}/lib/one:v1`);
     expect(res.blobs.sort()).toEqual([one.desc.digest, one.configDesc.digest, one.layerDescs[1]!.digest].sort());
-    expect(res.layers).toEqual([one.config.rootfs.diff_ids[1]]);
+    expect(res.layers).toEqual([store.chainIds({ ...recTwo, diffIds: one.config.rootfs.diff_ids as typeof recTwo.diffIds })[1]]);
     expect(await store.content.has(one.layerDescs[0]!.digest)).toBe(true); // shared with two
-    expect(fs.existsSync(store.layerDir(recTwo.diffIds[0]!))).toBe(true);
+    expect(fs.existsSync(store.layerDir(store.chainIds(recTwo)[0]!))).toBe(true);
     await store.remove(recTwo.id);
     const left: string[] = [];
     for await (const b of store.content.walk()) left.push(b.digest);
     expect(left).toEqual([]);
+    expect(await store.snapshotter.walk()).toEqual([]);
     expect(two.desc.digest).toBeDefined();
     expect(isNotFound(await store.remove(`${reg.host}/lib/one:v1`).catch((e: unknown) => e))).toBe(true);
   });

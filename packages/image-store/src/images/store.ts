@@ -14,11 +14,13 @@ import {
   DataLossError,
   FailedPreconditionError,
   InvalidArgumentError,
+  isFailedPrecondition,
   NotFoundError,
   isDataLoss,
   isNotFound,
   invalidField,
   isUnavailable,
+  isPodkitError,
 } from '@podkit/errdefs';
 import {
   Descriptor,
@@ -45,7 +47,21 @@ import { ContentStore, ContentWriter } from '../content/store';
 import { exists, readJsonOrUndefined, writeFileAtomic } from '../fsutil';
 import { RegistryClient, RegistryClientOptions } from '../registry/client';
 import { unpackLayerStream } from '../unpack/layer';
+import { Lease } from '../gc/leases';
+import { collectGarbage, GcReport } from '../gc/collect';
+import { chainIds } from '../snapshot/chain';
+import { OverlaySnapshotter } from '../snapshot/overlay';
+import type { MountDescriptor } from '../snapshot/mount-descriptor';
 import { ImageRecord, PullEvent } from './types';
+
+/** Label on a layer snapshot: the layer's diff ID (its name is the chain ID). */
+export const DIFF_ID_LABEL = 'podkit.io/diff-id';
+
+/** A layer to extract while its blob downloads: its diff ID and the chain ID naming its snapshot. */
+interface LayerTarget {
+  diffId: Digest;
+  chainId: string;
+}
 
 export interface PullOptions {
   platform?: Platform;
@@ -95,12 +111,14 @@ async function bounded<T>(items: T[], n: number, fn: (t: T) => Promise<void>): P
 
 export class ImageStore {
   readonly client: RegistryClient;
-  private readonly inflightBlobs = new Map<string, Promise<void>>();
+  private readonly inflightBlobs = new Map<string, Promise<string | undefined>>();
   private readonly inflightPulls = new Map<string, Promise<ImageRecord>>();
 
   private constructor(
     readonly root: string,
     readonly content: ContentStore,
+    /** The overlay snapshotter holding every unpacked layer (named by chain ID) and containers' snapshots. */
+    readonly snapshotter: OverlaySnapshotter,
     private readonly opts: ImageStoreOptions,
   ) {
     this.client = new RegistryClient(opts);
@@ -108,42 +126,25 @@ export class ImageStore {
 
   static async open(root: string, opts: ImageStoreOptions = {}): Promise<ImageStore> {
     await fsp.mkdir(path.join(root, 'images'), { recursive: true, mode: 0o700 });
-    await fsp.mkdir(path.join(root, 'layers', 'sha256'), { recursive: true, mode: 0o700 });
     const content = await ContentStore.open(path.join(root, 'content'));
-    await ImageStore.removeStaleStaging(path.join(root, 'layers', 'sha256'));
-    return new ImageStore(root, content, opts);
-  }
-
-  /**
-   * Removes layer staging directories (`<diffID>.extract-<pid>-<rand>`, `<diffID>.remove-<pid>-<rand>`)
-   * left by a process that died (kill -9 during a pull or a remove). Those of live processes stay.
-   */
-  private static async removeStaleStaging(dir: string): Promise<void> {
-    for (const name of await fsp.readdir(dir)) {
-      const m = /\.(?:extract|remove)-(\d+)-[0-9a-f]+$/.exec(name);
-      if (!m) continue;
-      const pid = Number(m[1]);
-      let alive = pid === process.pid;
-      if (!alive) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (!alive) await fsp.rm(path.join(dir, name), { recursive: true, force: true });
-    }
+    // Layers are extracted into the snapshotter's staging area and moved in as committed snapshots;
+    // its open() removes what a dead process left there.
+    const snapshotter = await OverlaySnapshotter.open(path.join(root, 'snapshots'));
+    return new ImageStore(root, content, snapshotter, opts);
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
 
-  /** The overlay layer directory of a diff ID (exists once the layer was extracted). */
-  layerDir(diffId: string): string {
-    const { algorithm, encoded } = parseDigest(diffId);
-    return path.join(this.root, 'layers', algorithm, encoded);
+  /** The directory holding an unpacked layer's files: the committed snapshot named by its chain ID. */
+  layerDir(chainId: string): string {
+    return this.snapshotter.fsDir(chainId);
+  }
+
+  /** The chain IDs of an image's layers, bottom first; the last one names its top layer snapshot. */
+  chainIds(record: ImageRecord): string[] {
+    return chainIds(record.diffIds);
   }
 
   private recordPath(name: string): string {
@@ -167,11 +168,22 @@ export class ImageStore {
   }
 
   private async doPull(ref: Reference, opts: PullOptions): Promise<ImageRecord> {
+    // The lease keeps what this pull writes safe from a concurrent GC until the image record exists.
+    const lease = await Lease.acquire(this.root);
+    try {
+      return await this.doPullLeased(ref, opts, lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async doPullLeased(ref: Reference, opts: PullOptions, lease: Lease): Promise<ImageRecord> {
     const name = formatReference(ref);
     const emit = opts.onProgress ?? (() => undefined);
     const resolved = await this.client.resolve(ref);
     emit({ type: 'resolved', name, digest: resolved.descriptor.digest as Digest, mediaType: resolved.descriptor.mediaType });
     const target: Descriptor = resolved.descriptor;
+    await lease.add({ digests: [target.digest] });
     let manifestDesc = target;
     let manifestBody = resolved.body;
     const want = opts.platform ?? defaultPlatform();
@@ -183,6 +195,7 @@ export class ImageStore {
         throw new NotFoundError(`${name}: no manifest for platform ${formatPlatform(want)} (the index has ${have})`, { details: { field: 'platform' } });
       }
       await this.content.putBlob(resolved.body, target.digest);
+      await lease.add({ digests: [chosen.digest] });
       const m = await this.client.fetchManifest(ref, chosen.digest, chosen);
       manifestDesc = { ...chosen, mediaType: chosen.mediaType ?? m.descriptor.mediaType };
       manifestBody = m.body;
@@ -190,6 +203,7 @@ export class ImageStore {
       throw new InvalidArgumentError(`${name}: unsupported manifest media type ${JSON.stringify(target.mediaType)}`, { details: { field: 'mediaType' } });
     }
     const manifest: ImageManifest = validateImageManifest(parseJson(manifestBody, 'manifest'));
+    await lease.add({ digests: [manifestDesc.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)] });
     await this.content.putBlob(manifestBody, manifestDesc.digest);
 
     const maxConfig = this.opts.maxConfigSize ?? 8 * 1024 * 1024;
@@ -200,9 +214,18 @@ export class ImageStore {
     if (diffIds.length !== manifest.layers.length) {
       throw new InvalidArgumentError(`${name}: the config has ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { details: { field: 'rootfs.diff_ids' } });
     }
-    const work = manifest.layers.map((l, i) => ({ desc: l, diffId: diffIds[i] as Digest }));
+    const chains = chainIds(diffIds);
+    await lease.add({ snapshots: chains });
+    const work = manifest.layers.map((l, i) => ({ desc: l, layer: { diffId: diffIds[i] as Digest, chainId: chains[i] as string } }));
     for (const w of work) emit({ type: 'layer', digest: w.desc.digest as Digest, status: 'waiting', done: 0, total: w.desc.size });
-    await bounded(work, opts.concurrency ?? 3, (w) => this.fetchBlob(ref, w.desc, emit, opts.unpack === false ? undefined : w.diffId));
+    // Layers download and extract in parallel, each into its own staging directory; they become
+    // committed snapshots afterwards, in chain order (a snapshot's parent must exist first).
+    const staged = new Map<string, string>();
+    await bounded(work, opts.concurrency ?? 3, async (w) => {
+      const dir = await this.fetchBlob(ref, w.desc, emit, opts.unpack === false ? undefined : w.layer);
+      if (dir !== undefined) staged.set(w.layer.chainId, dir);
+    });
+    if (opts.unpack !== false) await this.commitLayers(work, staged);
 
     const now = new Date().toISOString();
     const old = await readJsonOrUndefined<ImageRecord>(this.recordPath(name));
@@ -225,48 +248,51 @@ export class ImageStore {
     return record;
   }
 
-  /** Ensures a blob is in the content store (and its layer extracted when `diffId` is given). */
-  private fetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, diffId: Digest | undefined): Promise<void> {
-    const key = `${desc.digest}|${diffId ?? ''}`;
+  /**
+   * Ensures a blob is in the content store and, when `layer` is given, its layer extracted: returns the
+   * staging directory it was extracted into, or undefined when its snapshot already exists.
+   */
+  private fetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined): Promise<string | undefined> {
+    const key = `${desc.digest}|${layer?.chainId ?? ''}`;
     let p = this.inflightBlobs.get(key);
     if (!p) {
-      p = this.doFetchBlob(ref, desc, emit, diffId).finally(() => this.inflightBlobs.delete(key));
+      p = this.doFetchBlob(ref, desc, emit, layer).finally(() => this.inflightBlobs.delete(key));
       this.inflightBlobs.set(key, p);
     }
     return p;
   }
 
-  private async doFetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, diffId: Digest | undefined): Promise<void> {
+  private async doFetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined): Promise<string | undefined> {
     const digest = desc.digest as Digest;
-    const layerReady = diffId === undefined || (await exists(this.layerDir(diffId)));
+    const layerReady = layer === undefined || this.snapshotter.has(layer.chainId);
     if ((await this.content.has(digest)) && layerReady) {
       emit({ type: 'layer', digest, status: 'exists', done: desc.size, total: desc.size });
-      return;
+      return undefined;
     }
-    if ((await this.content.has(digest)) && diffId !== undefined) {
+    if ((await this.content.has(digest)) && layer !== undefined) {
       // Downloaded before, not extracted yet: extract from the store.
-      await this.extract(desc, diffId, (await this.content.readStream(digest)) as AsyncIterable<Buffer>);
+      const dir = await this.extract(desc, layer, (await this.content.readStream(digest)) as AsyncIterable<Buffer>);
       emit({ type: 'layer', digest, status: 'done', done: desc.size, total: desc.size });
-      return;
+      return dir;
     }
     let writer: ContentWriter;
     try {
       writer = await this.content.writer(`blob-${digest}`, { expected: { digest, size: desc.size }, waitMs: this.opts.lockWaitMs ?? 600_000 });
     } catch (err) {
-      if (isUnavailable(err) && (await this.content.has(digest))) return this.doFetchBlob(ref, desc, emit, diffId);
+      if (isUnavailable(err) && (await this.content.has(digest))) return this.doFetchBlob(ref, desc, emit, layer);
       throw err;
     }
     if (await this.content.has(digest)) {
       // Another process committed it while we waited for the lock.
       await writer.close();
-      return this.doFetchBlob(ref, desc, emit, diffId);
+      return this.doFetchBlob(ref, desc, emit, layer);
     }
     const resumedAt = writer.offset;
     emit({ type: 'layer', digest, status: resumedAt > 0 ? 'resuming' : 'downloading', done: resumedAt, total: desc.size });
     const client = this.client;
     let done = resumedAt;
     async function* source(): AsyncGenerator<Buffer> {
-      if (diffId !== undefined && resumedAt > 0) yield* writer.readPrefix();
+      if (layer !== undefined && resumedAt > 0) yield* writer.readPrefix();
       for await (const chunk of client.blob(ref, desc, resumedAt)) {
         await writer.write(chunk);
         done += chunk.length;
@@ -274,9 +300,10 @@ export class ImageStore {
         yield chunk;
       }
     }
+    let dir: string | undefined;
     try {
-      if (diffId !== undefined) {
-        await this.extract(desc, diffId, source());
+      if (layer !== undefined) {
+        dir = await this.extract(desc, layer, source());
       } else {
         for await (const _ of source()) {
           /* stored by source() */
@@ -284,31 +311,52 @@ export class ImageStore {
       }
       await writer.commit(desc.size, digest);
     } catch (err) {
+      if (dir !== undefined) await fsp.rm(dir, { recursive: true, force: true });
       // Keep what was downloaded for a later resume, unless the bytes themselves are wrong.
       if (isDataLoss(err)) await writer.abort().catch(() => undefined);
       else await writer.close().catch(() => undefined);
       throw err;
     }
     emit({ type: 'layer', digest, status: 'done', done: desc.size, total: desc.size });
+    return dir;
   }
 
-  /** Extracts a layer into its overlay directory (staging dir, then rename: never half-written). */
-  private async extract(desc: Descriptor, diffId: Digest, src: AsyncIterable<Buffer>): Promise<void> {
-    const dir = this.layerDir(diffId);
-    const staging = `${dir}.extract-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-    await fsp.mkdir(staging, { mode: 0o755 });
+  /** Extracts a layer into a fresh staging directory of the snapshotter (removed again on failure). */
+  private async extract(desc: Descriptor, layer: LayerTarget, src: AsyncIterable<Buffer>): Promise<string> {
+    const staging = await this.snapshotter.stagingDir();
     try {
-      await unpackLayerStream(src, layerCompression(desc.mediaType), staging, { target: 'overlay', expectedDiffId: diffId });
-      try {
-        await fsp.rename(staging, dir);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        await fsp.rm(staging, { recursive: true, force: true }); // extracted by someone else meanwhile
-      }
+      await unpackLayerStream(src, layerCompression(desc.mediaType), staging, { target: 'overlay', expectedDiffId: layer.diffId });
+      return staging;
     } catch (err) {
       await fsp.rm(staging, { recursive: true, force: true });
       throw err;
+    }
+  }
+
+  /** Moves extracted layers in as committed snapshots, bottom first; layers that exist already are skipped. */
+  private async commitLayers(work: Array<{ desc: Descriptor; layer: LayerTarget }>, staged: Map<string, string>): Promise<void> {
+    try {
+      let parent: string | undefined;
+      for (const { desc, layer } of work) {
+        const myParent = parent;
+        parent = layer.chainId;
+        if (this.snapshotter.has(layer.chainId)) continue;
+        // Staged by this pull, or (when another pull committed then removed it meanwhile) extracted again.
+        let dir = staged.get(layer.chainId);
+        staged.delete(layer.chainId);
+        if (dir === undefined || !(await exists(dir))) {
+          dir = await this.extract(desc, layer, (await this.content.readStream(desc.digest)) as AsyncIterable<Buffer>);
+        }
+        try {
+          await this.snapshotter.importLayer(layer.chainId, myParent, dir, { labels: { [DIFF_ID_LABEL]: layer.diffId } });
+        } catch (err) {
+          await fsp.rm(dir, { recursive: true, force: true });
+          // A concurrent pull (this process or another) committed the same layer first: that is fine.
+          if (!(isPodkitError(err) && err.code === 'AlreadyExists')) throw err;
+        }
+      }
+    } finally {
+      for (const dir of staged.values()) await fsp.rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -344,20 +392,24 @@ export class ImageStore {
     return validateImageConfig(parseJson(await this.content.readBlob(record.config.digest, this.opts.maxConfigSize ?? 8 * 1024 * 1024), 'config'));
   }
 
-  /** Removes an image name; blobs and layer directories no other image references are removed too. */
-  async remove(refOrId: string): Promise<{ removed: ImageRecord; blobs: Digest[]; layers: Digest[] }> {
+  /**
+   * Removes an image name; the blobs and layer snapshots no other image references are removed too
+   * (`layers` lists the removed snapshots' chain IDs). A layer a container's snapshot still builds on
+   * stays until that container is gone (then `gc()` takes it).
+   */
+  async remove(refOrId: string): Promise<{ removed: ImageRecord; blobs: Digest[]; layers: string[] }> {
     const record = await this.get(refOrId);
     await fsp.rm(this.recordPath(record.name), { force: true });
     const { blobs, layers } = await this.collect(record);
     return { removed: record, blobs, layers };
   }
 
-  private async collect(gone: ImageRecord): Promise<{ blobs: Digest[]; layers: Digest[] }> {
+  private async collect(gone: ImageRecord): Promise<{ blobs: Digest[]; layers: string[] }> {
     const keepBlobs = new Set<string>();
     const keepLayers = new Set<string>();
     for (const r of await this.list()) {
       for (const d of [r.target, r.manifest, r.config, ...r.layers]) keepBlobs.add(d.digest);
-      for (const d of r.diffIds) keepLayers.add(d);
+      for (const c of chainIds(r.diffIds)) keepLayers.add(c);
     }
     const blobs: Digest[] = [];
     for (const d of new Set([gone.target.digest, gone.manifest.digest, gone.config.digest, ...gone.layers.map((l) => l.digest)])) {
@@ -369,19 +421,86 @@ export class ImageStore {
         if (!isNotFound(err)) throw err;
       }
     }
-    const layers: Digest[] = [];
-    for (const d of new Set(gone.diffIds)) {
-      if (keepLayers.has(d)) continue;
-      const dir = this.layerDir(d);
-      if (await exists(dir)) {
-        // Rename first so a half-removed directory never looks like an extracted layer.
-        const trash = `${dir}.remove-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-        await fsp.rename(dir, trash);
-        await fsp.rm(trash, { recursive: true, force: true });
-        layers.push(d);
+    // Top layer first: a snapshot can go only when nothing builds on it.
+    const layers: string[] = [];
+    for (const c of chainIds(gone.diffIds).reverse()) {
+      if (keepLayers.has(c) || !this.snapshotter.has(c)) continue;
+      try {
+        await this.snapshotter.remove(c);
+        layers.push(c);
+      } catch (err) {
+        if (isFailedPrecondition(err)) break; // a container (or another image's layer) builds on it
+        if (!isNotFound(err)) throw err;
       }
     }
     return { blobs, layers };
+  }
+
+  /**
+   * Prepares a writable snapshot `key` for a container on an image's top layer (or on a committed
+   * snapshot's name) and returns the mounts; the composer mounts them at the bundle's rootfs.
+   */
+  async prepareSnapshot(key: string, parent: string, opts: { labels?: Record<string, string> } = {}): Promise<MountDescriptor[]> {
+    return this.snapshotter.prepare(key, await this.resolveParent(parent), opts);
+  }
+
+  /** A read-only view of an image's top layer (or of a committed snapshot). */
+  async viewSnapshot(key: string, parent: string, opts: { labels?: Record<string, string> } = {}): Promise<MountDescriptor[]> {
+    return this.snapshotter.view(key, await this.resolveParent(parent), opts);
+  }
+
+  /** A committed snapshot's name as given, or an image reference/id meaning its top layer's chain ID. */
+  async resolveParent(parent: string): Promise<string> {
+    if (this.snapshotter.has(parent)) return parent;
+    let record: ImageRecord;
+    try {
+      record = await this.get(parent);
+    } catch (err) {
+      if (isNotFound(err) || isPodkitError(err)) {
+        throw new NotFoundError(`parent "${parent}" is neither a snapshot nor a pulled image`, { details: { field: 'parent' }, cause: err });
+      }
+      throw err;
+    }
+    const top = chainIds(record.diffIds).pop();
+    if (top === undefined || !this.snapshotter.has(top)) {
+      throw new FailedPreconditionError(`image ${record.name} is not unpacked (pulled with --no-unpack?): pull it again to unpack its layers`, {
+        details: { field: 'parent' },
+      });
+    }
+    return top;
+  }
+
+  /** Mark-and-sweep garbage collection over content and snapshots (see gc/collect.ts). */
+  gc(): Promise<GcReport> {
+    return collectGarbage({ root: this.root, content: this.content, snapshotter: this.snapshotter, images: () => this.list() });
+  }
+
+  /** Gives an image a second name (`podimg tag`). */
+  async tag(source: string, target: string): Promise<ImageRecord> {
+    const record = await this.get(source);
+    const name = formatReference(parseReference(target));
+    const now = new Date().toISOString();
+    const tagged: ImageRecord = { ...record, name, createdAt: now, updatedAt: now };
+    await writeFileAtomic(this.recordPath(name), JSON.stringify(tagged, null, 2));
+    return tagged;
+  }
+
+  /** Space used: content blobs and snapshots (committed layers, and containers' writable layers). */
+  async df(): Promise<{ content: { blobs: number; bytes: number }; snapshots: { count: number; bytes: number; inodes: number; active: number } }> {
+    const content = { blobs: 0, bytes: 0 };
+    for await (const b of this.content.walk()) {
+      content.blobs++;
+      content.bytes += b.size;
+    }
+    const snapshots = { count: 0, bytes: 0, inodes: 0, active: 0 };
+    for (const s of await this.snapshotter.walk()) {
+      const u = await this.snapshotter.usage(s.name).catch(() => ({ size: 0, inodes: 0 }));
+      snapshots.count++;
+      snapshots.bytes += u.size;
+      snapshots.inodes += u.inodes;
+      if (s.kind !== 'committed') snapshots.active++;
+    }
+    return { content, snapshots };
   }
 
   /** Reads a layer blob and checks the bytes against the descriptor's digest as they stream. */

@@ -5,6 +5,9 @@ import { codeOf, isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNot
 import { chainId, chainIds } from './chain';
 import { EXTRACT_LABEL, OverlaySnapshotter } from './overlay';
 
+/** A pid no process has (above the kernel's pid_max of 2^22). */
+const DEAD_PID = 2 ** 22 + 11;
+
 async function rejects(p: Promise<unknown>): Promise<unknown> {
   try {
     await p;
@@ -49,7 +52,7 @@ describe('OverlaySnapshotter', () => {
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
   async function layer(name: string, parent: string | undefined, files: Record<string, string>): Promise<void> {
-    await s.prepare(`extract-${name}`, parent, { labels: { [EXTRACT_LABEL]: '1' } });
+    await s.prepare(`extract-${name}`, parent, { labels: { [EXTRACT_LABEL]: String(DEAD_PID) } });
     const up = await s.upperDir(`extract-${name}`);
     for (const [f, c] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(up, f)), { recursive: true });
@@ -137,7 +140,7 @@ describe('OverlaySnapshotter', () => {
     await layer('l1', undefined, { f: '1' });
     await s.prepare('ctr', 'l1');
     // An unpack in progress at the crash, a snapshot dir with no record, a record with no dir.
-    await s.prepare('extract-l2', 'l1', { labels: { [EXTRACT_LABEL]: '1' } });
+    await s.prepare('extract-l2', 'l1', { labels: { [EXTRACT_LABEL]: String(DEAD_PID) } });
     fs.mkdirSync(path.join(root, 'snapshots', '999', 'fs'), { recursive: true });
     await s.prepare('lost');
     const meta = JSON.parse(fs.readFileSync(path.join(root, 'metadata.json'), 'utf8'));
@@ -196,9 +199,13 @@ describe('OverlaySnapshotter.importLayer', () => {
     expect(fs.readFileSync(path.join(lowers[1]!, 'a'), 'utf8')).toBe('A');
     expect(isAlreadyExists(await rejects(s.importLayer('c1', undefined, await s.stagingDir())))).toBe(true);
     expect(isNotFound(await rejects(s.importLayer('c3', 'nope', await s.stagingDir())))).toBe(true);
-    // Staging leftovers vanish on reopen.
+    // Staging left by a dead process vanishes on reopen; a live process's stays.
+    const live = await s.stagingDir();
+    fs.mkdirSync(path.join(root, 'staging', `layer-${DEAD_PID}-abc`));
     const s2 = await OverlaySnapshotter.open(root);
-    expect(fs.existsSync(path.join(root, 'staging'))).toBe(false);
+    const left = fs.readdirSync(path.join(root, 'staging'));
+    expect(left).toContain(path.basename(live));
+    expect(left).not.toContain(`layer-${DEAD_PID}-abc`);
     expect(s2.has('c2')).toBe(true);
   });
 });

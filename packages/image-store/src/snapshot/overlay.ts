@@ -21,13 +21,17 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  UnavailableError,
   invalidField,
 } from '@podkit/errdefs';
 import { writeFileAtomic } from '../fsutil';
 import type { MountDescriptor } from './mount-descriptor';
 import type { SnapshotInfo, SnapshotKind, Snapshotter, Usage, WalkFilter } from './types';
 
-/** Label that marks an active snapshot as an unpack in progress; such snapshots do not survive a restart. */
+/**
+ * Label that marks an active snapshot as an unpack in progress; its value is the extracting process's
+ * pid. Such a snapshot does not survive its process: the next open removes it.
+ */
 export const EXTRACT_LABEL = 'podkit.io/extract';
 
 interface Record_ {
@@ -72,6 +76,52 @@ class Mutex {
   }
 }
 
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A lock file shared by every process using the same root (podimg, podkitd, the demo): created with
+ * O_EXCL and holding the owner's pid; a lock whose owner died (kill -9) is taken over.
+ */
+async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let owner = NaN;
+      try {
+        owner = Number(fs.readFileSync(file, 'utf8'));
+      } catch {
+        continue; // released meanwhile
+      }
+      // An empty file is a lock being written right now; a dead owner's lock is stale.
+      if (!Number.isNaN(owner) && owner > 0 && owner !== process.pid && !pidAlive(owner)) {
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new UnavailableError(`snapshot metadata is locked by pid ${owner} (${file}) for more than ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
 export class OverlaySnapshotter implements Snapshotter {
   private readonly mutex = new Mutex();
 
@@ -97,7 +147,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     const s = new OverlaySnapshotter(root, meta, { removedDirs: [], droppedRecords: [] });
-    await s.repair();
+    await s.txn(() => s.repair());
     return s;
   }
 
@@ -106,7 +156,37 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   private async save(): Promise<void> {
-    await writeFileAtomic(path.join(this.root, 'metadata.json'), JSON.stringify(this.meta), 0o600);
+    const file = path.join(this.root, 'metadata.json');
+    await writeFileAtomic(file, JSON.stringify(this.meta), 0o600);
+    const st = fs.statSync(file);
+    this.metaStamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
+  }
+
+  private metaStamp = '';
+
+  /** Re-reads metadata.json when another process changed it. */
+  private refresh(): void {
+    const file = path.join(this.root, 'metadata.json');
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch {
+      return;
+    }
+    const stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    if (stamp === this.metaStamp) return;
+    this.meta = JSON.parse(fs.readFileSync(file, 'utf8')) as MetadataFile;
+    this.metaStamp = stamp;
+  }
+
+  /** One metadata transaction: in-process queue, cross-process lock file, fresh metadata. */
+  private txn<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(() =>
+      withFileLock(path.join(this.root, 'metadata.lock'), async () => {
+        this.refresh();
+        return fn();
+      }),
+    );
   }
 
   private async repair(): Promise<void> {
@@ -114,7 +194,9 @@ export class OverlaySnapshotter implements Snapshotter {
     let changed = false;
     // Unpacks in progress at the crash: drop their records (their dirs go below).
     for (const [key, r] of Object.entries(snaps)) {
-      if (r.kind === 'active' && r.labels[EXTRACT_LABEL] !== undefined) {
+      // The label holds the pid of the process extracting into the snapshot: only a dead one's goes.
+      const extractor = Number(r.labels[EXTRACT_LABEL]);
+      if (r.kind === 'active' && r.labels[EXTRACT_LABEL] !== undefined && !(extractor > 0 && pidAlive(extractor))) {
         delete snaps[key];
         this.repaired.droppedRecords.push(key);
         changed = true;
@@ -139,8 +221,14 @@ export class OverlaySnapshotter implements Snapshotter {
       }
     }
     if (changed) await this.save();
-    // Layers being extracted when the process died.
-    await fs.promises.rm(path.join(this.root, 'staging'), { recursive: true, force: true });
+    // Layers being extracted by a process that died (those of live processes stay).
+    const staging = path.join(this.root, 'staging');
+    for (const name of fs.existsSync(staging) ? await fs.promises.readdir(staging) : []) {
+      const m = /^layer-(\d+)-/.exec(name);
+      if (!m || !pidAlive(Number(m[1]))) {
+        await fs.promises.rm(path.join(staging, name), { recursive: true, force: true });
+      }
+    }
     // Directories that no record owns: a prepare that crashed before its metadata write, or a remove
     // that crashed after it.
     const owned = new Set(Object.values(snaps).map((r) => String(r.id)));
@@ -153,6 +241,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   private get(key: string): Record_ {
+    this.refresh();
     const r = this.meta.snapshots[key];
     if (!r) throw new NotFoundError(`snapshot "${key}" not found`, { details: { field: 'key' } });
     return r;
@@ -191,7 +280,7 @@ export class OverlaySnapshotter implements Snapshotter {
     checkKey('key', key);
     const p = parent === '' ? undefined : parent;
     if (p !== undefined) checkKey('parent', p);
-    return this.mutex.run(async () => {
+    return this.txn(async () => {
       if (this.meta.snapshots[key]) throw new AlreadyExistsError(`snapshot "${key}" already exists`, { details: { field: 'key' } });
       if (p !== undefined) {
         const pr = this.meta.snapshots[p];
@@ -230,7 +319,7 @@ export class OverlaySnapshotter implements Snapshotter {
     checkKey('name', name);
     const p = parent === '' ? undefined : parent;
     if (p !== undefined) checkKey('parent', p);
-    return this.mutex.run(async () => {
+    return this.txn(async () => {
       if (this.meta.snapshots[name]) throw new AlreadyExistsError(`snapshot "${name}" already exists`, { details: { field: 'name' } });
       if (p !== undefined && this.meta.snapshots[p]?.kind !== 'committed') {
         throw new NotFoundError(`parent snapshot "${p}" not found or not committed`, { details: { field: 'parent' } });
@@ -264,11 +353,17 @@ export class OverlaySnapshotter implements Snapshotter {
   async stagingDir(): Promise<string> {
     const base = path.join(this.root, 'staging');
     await fs.promises.mkdir(base, { recursive: true, mode: 0o700 });
-    return fs.promises.mkdtemp(path.join(base, 'layer-'));
+    return fs.promises.mkdtemp(path.join(base, `layer-${process.pid}-`));
+  }
+
+  /** The directory holding a snapshot's own files (a committed layer's files, an active one's upper dir). */
+  fsDir(key: string): string {
+    return path.join(this.dir(this.get(key).id), 'fs');
   }
 
   /** True when a snapshot with this key or name exists. */
   has(key: string): boolean {
+    this.refresh();
     return this.meta.snapshots[key] !== undefined;
   }
 
@@ -310,7 +405,7 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async commit(name: string, key: string, opts: { labels?: Record<string, string> } = {}): Promise<SnapshotInfo> {
     checkKey('name', name);
-    return this.mutex.run(async () => {
+    return this.txn(async () => {
       const r = this.get(key);
       if (r.kind !== 'active') throw new FailedPreconditionError(`snapshot "${key}" is ${r.kind}: only active snapshots can be committed`);
       if (this.meta.snapshots[name]) throw new AlreadyExistsError(`snapshot "${name}" already exists`, { details: { field: 'name' } });
@@ -334,7 +429,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   remove(key: string): Promise<void> {
-    return this.mutex.run(async () => {
+    return this.txn(async () => {
       const r = this.get(key);
       const children = Object.entries(this.meta.snapshots).filter(([, c]) => c.parent === key).map(([k]) => k);
       if (children.length > 0) {
@@ -352,6 +447,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async walk(filter: WalkFilter = {}): Promise<SnapshotInfo[]> {
+    this.refresh();
     return Object.entries(this.meta.snapshots)
       .filter(([, r]) => filter.kind === undefined || r.kind === filter.kind)
       .filter(([, r]) => filter.parent === undefined || r.parent === filter.parent)
