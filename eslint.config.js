@@ -26,6 +26,9 @@ module.exports = [
         {
           enforceBuildableLibDependency: false,
           allow: [],
+          // CLIs require() heavy modules inside their handlers to start fast (see podrun, podimg); that is
+          // not a lazy-loaded library in nx's (front-end) sense, so static imports elsewhere stay allowed.
+          checkDynamicDependenciesExceptions: ['@podkit/*'],
           depConstraints: [
             { sourceTag: 'layer:base', onlyDependOnLibsWithTags: ['layer:base'] },
             { sourceTag: 'layer:core', onlyDependOnLibsWithTags: ['layer:base', 'layer:native'] },

@@ -92,28 +92,34 @@ function pidAlive(pid: number): boolean {
  */
 async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  // The lock appears with its owner's pid already in it: written to a private file, then link(2)ed to
+  // the lock's name, which fails with EEXIST while someone holds it. A kill at any point leaves either
+  // no lock or a complete one naming a dead pid (taken over below), never an empty one.
+  const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  fs.writeFileSync(mine, String(process.pid), { mode: 0o600 });
+  try {
+    for (;;) {
+      try {
+        fs.linkSync(mine, file);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
       let owner = NaN;
       try {
         owner = Number(fs.readFileSync(file, 'utf8'));
       } catch {
         continue; // released meanwhile
       }
-      // An empty file is a lock being written right now; a dead owner's lock is stale.
-      if (!Number.isNaN(owner) && owner > 0 && owner !== process.pid && !pidAlive(owner)) {
+      if (!(owner > 0 && pidAlive(owner))) {
         fs.rmSync(file, { force: true });
         continue;
       }
       if (Date.now() > deadline) throw new UnavailableError(`snapshot metadata is locked by pid ${owner} (${file}) for more than ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 5));
     }
+  } finally {
+    fs.rmSync(mine, { force: true });
   }
   try {
     return await fn();
@@ -221,6 +227,11 @@ export class OverlaySnapshotter implements Snapshotter {
       }
     }
     if (changed) await this.save();
+    // Private lock files of processes killed while taking the lock.
+    for (const name of await fs.promises.readdir(this.root)) {
+      const m = /^metadata\.lock\.(\d+)\./.exec(name);
+      if (m && !pidAlive(Number(m[1]))) await fs.promises.rm(path.join(this.root, name), { force: true });
+    }
     // Layers being extracted by a process that died (those of live processes stay).
     const staging = path.join(this.root, 'staging');
     for (const name of fs.existsSync(staging) ? await fs.promises.readdir(staging) : []) {

@@ -8,6 +8,15 @@ import { lsCommand } from './ls';
 import { inspectCommand } from './inspect';
 import { rmCommand } from './rm';
 import { unpackCommand } from './unpack';
+import { tagCommand } from './tag';
+import { snapshotCommand } from './snapshot';
+import { gcCommand } from './gc';
+import { dfCommand } from './df';
+import { loginCommand } from './login';
+import { logoutCommand } from './logout';
+import { pushCommand } from './push';
+import { exportCommand } from './export';
+import { copyCommand } from './copy';
 
 export const COMMANDS: PodimgCommand[] = [
   pullCommand,
@@ -15,4 +24,13 @@ export const COMMANDS: PodimgCommand[] = [
   inspectCommand,
   rmCommand,
   unpackCommand,
+  tagCommand,
+  snapshotCommand,
+  gcCommand,
+  dfCommand,
+  loginCommand,
+  logoutCommand,
+  pushCommand,
+  exportCommand,
+  copyCommand,
 ];
