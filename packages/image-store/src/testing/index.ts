@@ -1,0 +1,2 @@
+export { snapshotterConformance } from './snapshotter-suite';
+export type { ConformanceSnapshotter, TestApi } from './snapshotter-suite';
