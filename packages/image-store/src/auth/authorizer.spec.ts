@@ -129,6 +129,27 @@ describe('registry authorization', () => {
     expect((denied as Error).message).toMatch(/rejected the credentials/);
   });
 
+  it('never sends credentials to another origin than the registry (upload URLs on object storage)', async () => {
+    const seen: Array<string | undefined> = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200).end('{}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const auth = authorizer({ username: 'alice', password: PASSWORD });
+      expect(await get(auth, 'lib/app')).toBe(200); // the gate's host now has a token
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/upload?sig=x`;
+      const res = await authorizedRequest(auth, { method: 'GET', url, host: gate.host, scopes: [repositoryScope('lib/app', ['pull'])], dispatcher: agent, what: 'upload' });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+      expect(seen).toEqual([undefined]);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
+  });
+
   describe('Basic', () => {
     let server: http.Server;
     let host: string;

@@ -40,6 +40,9 @@ async function send(req: AuthorizedRequest, authorization: string | undefined): 
  * a PermissionDeniedError naming the host (never the credentials). Network errors are undici's own.
  */
 export async function authorizedRequest(auth: Authorizer, req: AuthorizedRequest): Promise<Dispatcher.ResponseData> {
+  // Credentials go only to the registry's own origin: an upload or blob URL on another host (object
+  // storage behind the registry) carries its own authorization in the URL.
+  if (new URL(req.url).host !== req.host) return send(req, undefined);
   const first = await auth.header(req.host, req.scopes);
   let res = await send(req, first);
   if (res.statusCode !== 401) return res;

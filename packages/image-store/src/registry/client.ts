@@ -8,8 +8,11 @@
  *   the bytes already delivered are skipped).
  * - plain HTTP for registries listed as insecure and for localhost / 127.0.0.1 / [::1]; redirects
  *   (blob storage behind the registry) are followed.
+ * - auth, mirrors and TLS come from a RegistryAccess (hosts config + credentials file, issue 9): each
+ *   request goes to the registry's endpoints in order (mirrors first, the upstream last) until one
+ *   answers, with Basic or Bearer authorization for `repository:<path>:pull`.
  */
-import { Agent, Dispatcher, interceptors } from 'undici';
+import { Dispatcher } from 'undici';
 import {
   DataLossError,
   InvalidArgumentError,
@@ -21,6 +24,10 @@ import {
   isPodkitError,
 } from '@podkit/errdefs';
 import { Descriptor, Digester, MediaType, Reference, parseDigest } from '@podkit/oci-spec';
+import { repositoryScope } from '../auth/authorizer';
+import { authorizedRequest } from '../auth/session';
+import { RegistryAccess } from '../hosts/access';
+import { Capability, RegistryEndpoint, RegistryHosts } from '../hosts/config';
 
 export const MANIFEST_ACCEPT = [MediaType.ImageManifest, MediaType.ImageIndex, MediaType.DockerManifest, MediaType.DockerManifestList].join(', ');
 
@@ -38,6 +45,8 @@ export interface RegistryClientOptions {
   /** Connection and body idle timeouts (default 30 s). */
   timeoutMs?: number;
   userAgent?: string;
+  /** Endpoints, TLS and credentials (default: no hosts config, the default credentials file). */
+  access?: RegistryAccess;
 }
 
 export interface ManifestResult {
@@ -57,11 +66,6 @@ function isRetriable(err: unknown): boolean {
   return typeof code === 'string' && RETRIABLE_CODES.has(code);
 }
 
-function loopback(host: string): boolean {
-  const h = host.replace(/:\d+$/, '');
-  return h === 'localhost' || h === '127.0.0.1' || h === '[::1]' || h.startsWith('127.');
-}
-
 async function readLimited(body: AsyncIterable<Buffer>, max: number, what: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
@@ -74,8 +78,10 @@ async function readLimited(body: AsyncIterable<Buffer>, max: number, what: strin
 }
 
 export class RegistryClient {
-  private readonly opts: Required<Omit<RegistryClientOptions, 'insecureRegistries'>> & { insecureRegistries: Set<string> };
-  private readonly dispatcher: Dispatcher;
+  private readonly opts: Required<Omit<RegistryClientOptions, 'insecureRegistries' | 'access'>> & { insecureRegistries: Set<string> };
+  readonly access: RegistryAccess;
+  /** Whether close() closes `access` (it does when the client made it). */
+  private readonly ownsAccess: boolean;
   /** Requests made, for tests and progress accounting. */
   requests = 0;
 
@@ -89,24 +95,28 @@ export class RegistryClient {
       timeoutMs: opts.timeoutMs ?? 30_000,
       userAgent: opts.userAgent ?? 'podkit-image-store/0.1',
     };
-    this.dispatcher = new Agent({ headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs, connectTimeout: this.opts.timeoutMs }).compose(
-      interceptors.redirect({ maxRedirections: this.opts.maxRedirections }),
-    );
+    this.ownsAccess = opts.access === undefined;
+    this.access =
+      opts.access ??
+      RegistryAccess.withHosts(RegistryHosts.empty({ insecureRegistries: [...this.opts.insecureRegistries], timeoutMs: this.opts.timeoutMs, maxRedirections: this.opts.maxRedirections }), {
+        userAgent: this.opts.userAgent,
+        timeoutMs: this.opts.timeoutMs,
+      });
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.ownsAccess) await this.access.close();
   }
 
-  /** The base URL of a registry: `https://host`, or `http://host` for insecure and loopback ones. */
+  /** The base URL of a registry's upstream: `https://host`, or `http://host` for insecure and loopback ones. */
   endpoint(domain: string): string {
-    const host = domain === 'docker.io' ? 'registry-1.docker.io' : domain;
-    const insecure = this.opts.insecureRegistries.has(domain) || loopback(domain);
-    return `${insecure ? 'http' : 'https'}://${host}`;
+    const eps = this.access.hosts.endpoints(domain, 'pull');
+    return (eps[eps.length - 1] as RegistryEndpoint).url;
   }
 
-  private url(ref: Reference, kind: 'manifests' | 'blobs', reference: string): string {
-    return `${this.endpoint(ref.domain)}/v2/${ref.path}/${kind}/${reference}`;
+  /** The endpoints of a registry for a request, in the order they are tried. */
+  private endpoints(ref: Reference, capability: Capability): RegistryEndpoint[] {
+    return this.access.hosts.endpoints(ref.domain, capability);
   }
 
   private async backoff(attempt: number): Promise<void> {
@@ -114,12 +124,36 @@ export class RegistryClient {
     await new Promise((r) => setTimeout(r, ms));
   }
 
-  /** One request with retries for network errors and 408/429/5xx. */
-  private async send(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, what: string): Promise<Dispatcher.ResponseData> {
+  /**
+   * One request to the first endpoint that answers it (mirrors, then the upstream): a mirror that
+   * fails (missing content, refused, unreachable) hands over to the next endpoint.
+   */
+  private async send(method: 'GET' | 'HEAD', ref: Reference, kind: 'manifests' | 'blobs', reference: string, headers: Record<string, string>, what: string): Promise<Dispatcher.ResponseData> {
+    const eps = this.endpoints(ref, kind === 'manifests' && !reference.includes(':') ? 'resolve' : 'pull');
+    for (const [i, ep] of eps.entries()) {
+      try {
+        return await this.sendTo(ep, method, `${ep.url}/v2/${ref.path}/${kind}/${reference}`, ref, headers, what);
+      } catch (err) {
+        if (i === eps.length - 1) throw err;
+      }
+    }
+    throw new UnavailableError(`${what}: no endpoint`);
+  }
+
+  /** One request to one endpoint, authorized, with retries for network errors and 408/429/5xx. */
+  private async sendTo(ep: RegistryEndpoint, method: 'GET' | 'HEAD', url: string, ref: Reference, headers: Record<string, string>, what: string): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
       try {
         this.requests++;
-        const res = await this.dispatcher.request({ origin: new URL(url).origin, path: new URL(url).pathname + new URL(url).search, method, headers: { 'user-agent': this.opts.userAgent, ...headers } });
+        const res = await authorizedRequest(this.access.auth, {
+          method,
+          url,
+          host: ep.host,
+          scopes: [repositoryScope(ref.path, ['pull'])],
+          headers: { 'user-agent': this.opts.userAgent, ...headers },
+          dispatcher: this.access.hosts.dispatcher(ep),
+          what,
+        });
         if (res.statusCode >= 200 && res.statusCode < 300) return res;
         const text = method === 'HEAD' ? '' : (await readLimited(res.body, 64 * 1024, what).catch(() => Buffer.alloc(0))).toString('utf8');
         if (method === 'HEAD') await res.body.dump().catch(() => undefined);
@@ -157,7 +191,7 @@ export class RegistryClient {
   async resolve(ref: Reference): Promise<ManifestResult> {
     const reference = ref.digest ?? ref.tag ?? 'latest';
     const what = `manifest ${ref.domain}/${ref.path}:${reference}`;
-    const head = await this.send('HEAD', this.url(ref, 'manifests', reference), { accept: MANIFEST_ACCEPT }, what).catch((err: unknown) => err as Error);
+    const head = await this.send('HEAD', ref, 'manifests', reference, { accept: MANIFEST_ACCEPT }, what).catch((err: unknown) => err as Error);
     if (head instanceof Error) {
       if (head instanceof NotFoundError || head instanceof PermissionDeniedError) throw head;
       // Some registries refuse HEAD: fall back to GET.
@@ -174,7 +208,7 @@ export class RegistryClient {
   /** Fetches a manifest or index by tag or digest and checks it against the digest. */
   async fetchManifest(ref: Reference, reference: string, expected?: Descriptor): Promise<ManifestResult> {
     const what = `manifest ${ref.domain}/${ref.path}@${reference}`;
-    const res = await this.send('GET', this.url(ref, 'manifests', reference), { accept: MANIFEST_ACCEPT }, what);
+    const res = await this.send('GET', ref, 'manifests', reference, { accept: MANIFEST_ACCEPT }, what);
     const len = Number(res.headers['content-length'] ?? NaN);
     if (len > this.opts.maxManifestSize) {
       await res.body.dump().catch(() => undefined);
@@ -212,7 +246,7 @@ export class RegistryClient {
       let progressed = false;
       try {
         const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-        const res = await this.send('GET', this.url(ref, 'blobs', desc.digest), headers, what);
+        const res = await this.send('GET', ref, 'blobs', desc.digest, headers, what);
         let skip = 0;
         if (res.statusCode === 206) {
           const m = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));

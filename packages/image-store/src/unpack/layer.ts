@@ -1,5 +1,5 @@
 /**
- * One layer from compressed bytes to files: decompress (gzip via node:zlib, or none), hash the
+ * One layer from compressed bytes to files: decompress (gzip via node:zlib, zstd via zstd/decompress.ts, or none), hash the
  * uncompressed tar (the diff ID) and extract it, all streaming. The diff ID is checked against the
  * image config's `rootfs.diff_ids` after the last byte.
  */
@@ -7,6 +7,7 @@ import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { DataLossError, InvalidArgumentError, UnimplementedError } from '@podkit/errdefs';
 import { Digest, Digester, LayerCompression } from '@podkit/oci-spec';
+import { zstdDecompress } from '../zstd/decompress';
 import { applyLayer, ApplyOptions, ApplyStats } from './apply';
 
 /** The uncompressed tar stream of a layer. */
@@ -19,7 +20,9 @@ export function decompress(src: AsyncIterable<Buffer>, compression: LayerCompres
     });
     return gunzip;
   }
-  throw new UnimplementedError(`layer compression ${compression} is not supported (gzip and uncompressed are)`, { details: { field: 'mediaType' } });
+  // zstd:chunked layers are plain zstd frames plus skippable ones: the same decoder reads them.
+  if (compression === 'zstd') return zstdDecompress(src);
+  throw new UnimplementedError(`layer compression ${compression} is not supported (gzip, zstd and uncompressed are)`, { details: { field: 'mediaType' } });
 }
 
 async function* hashing(src: AsyncIterable<Buffer>, d: Digester): AsyncGenerator<Buffer> {

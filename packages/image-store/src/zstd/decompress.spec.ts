@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import { isInvalidArgument } from '@podkit/errdefs';
-import { zstdDecompress, zstdDecompressJs } from './decompress';
+import { findZstdProgram, zstdDecompress, zstdDecompressJs, zstdDecompressProgram } from './decompress';
 
 const haveZstd = spawnSync('zstd', ['--version']).status === 0;
 const suite = haveZstd ? describe : describe.skip;
@@ -11,6 +12,20 @@ function zstd(data: Buffer, args: string[] = []): Buffer {
   const r = spawnSync('zstd', ['-q', '-c', ...args], { input: data, maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`zstd failed: ${r.stderr.toString()}`);
   return r.stdout;
+}
+
+/** Our child processes named zstd (from /proc/self/task/<tid>/children). */
+function zstdChildren(): number[] {
+  const pids = fs
+    .readdirSync('/proc/self/task')
+    .flatMap((t) => fs.readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return pids.filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'zstd';
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function* chunked(b: Buffer, size: number): AsyncGenerator<Buffer> {
@@ -47,19 +62,41 @@ suite('zstd decompression', () => {
     }
   });
 
-  it('reads zstd:chunked-style input: several frames and skippable frames, as plain zstd', async () => {
+  const program = findZstdProgram() as string;
+  const decoders: Array<[string, (src: AsyncIterable<Buffer>) => AsyncIterable<Buffer>]> = [
+    ['fzstd (pure JS)', (src) => zstdDecompressJs(src)],
+    ['the zstd program', (src) => zstdDecompressProgram(src, program)],
+  ];
+
+  it('finds the zstd program on PATH, and PODKIT_ZSTD overrides it', () => {
+    expect(program).toMatch(/\/zstd$/);
+    expect(findZstdProgram({ PODKIT_ZSTD: 'js', PATH: process.env['PATH'] ?? '' })).toBeNull();
+    expect(findZstdProgram({ PATH: '/nonexistent' })).toBeNull();
+    expect(findZstdProgram({ PODKIT_ZSTD: program })).toBe(program);
+  });
+
+  it.each(decoders)('%s reads zstd:chunked-style input: several frames and skippable frames, as plain zstd', async (_name, decode) => {
     const a = plain.subarray(0, 500_000);
     const b = plain.subarray(500_000);
     const z = Buffer.concat([zstd(a), skippable(Buffer.from('{"toc":[]}')), zstd(b), skippable(Buffer.alloc(100, 1))]);
-    expect((await collect(zstdDecompressJs(chunked(z, 10_000)))).equals(plain)).toBe(true);
+    expect((await collect(decode(chunked(z, 10_000)))).equals(plain)).toBe(true);
   });
 
-  it('fails with InvalidArgument on truncated input, garbage and empty input', async () => {
+  it.each(decoders)('%s fails with InvalidArgument on truncated input, garbage and empty input', async (_name, decode) => {
     const z = zstd(plain);
     for (const bad of [z.subarray(0, z.length - 50), Buffer.from('this is not zstd at all'), Buffer.alloc(0)]) {
-      const err = await collect(zstdDecompressJs(chunked(bad, 4096))).catch((e: unknown) => e);
+      const err = await collect(decode(chunked(bad, 4096))).catch((e: unknown) => e);
       expect(isInvalidArgument(err)).toBe(true);
-      expect((err as Error).message).toMatch(/^zstd: /);
+      expect((err as Error).message).toMatch(/^zstd: ./);
     }
+  });
+
+  it('stops the zstd program when the reader stops early', async () => {
+    const it = zstdDecompressProgram(chunked(zstd(plain), 65536), program);
+    const first = await it.next();
+    expect(first.done).toBe(false);
+    expect(zstdChildren()).toHaveLength(1);
+    await it.return(undefined);
+    expect(zstdChildren()).toEqual([]);
   });
 });
