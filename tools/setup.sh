@@ -14,6 +14,8 @@ DEBS=(
   libseccomp-dev pkg-config   # seccomp for the native core
   cmake make g++ util-linux   # the native build (flock comes with util-linux)
   hyperfine                   # benchmarks
+  apache2-utils               # htpasswd -B: the registry's basic auth in the image auth e2e tests
+  zstd                        # zstd layers: made in tests; podkit decodes them with it when present (else pure JS)
 )
 
 missing=()

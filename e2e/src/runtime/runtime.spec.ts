@@ -223,6 +223,74 @@ describe.each(runtimes)('OCI runtime CLI: %s', (name, bin) => {
     expect(cli(['delete', '-f', cid]).code).toBe(0);
   });
 
+  maybe('the shim verbs: state created (RFC 3339 nanoseconds), ps --format json, pause/resume, update, events --stats, kill --all', () => {
+    spec(['sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+    const cid = id();
+    expect(cli(['run', '-d', cid]).code).toBe(0);
+    const st = state(cid);
+    reap(st['pid'] as number);
+    expect(st['created']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{1,9}Z$/);
+    const deadline = Date.now() + 10_000;
+    let pids: number[] = [];
+    while ((pids = JSON.parse(cli(['ps', '--format', 'json', cid]).stdout) as number[]).length < 3 && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(pids).toHaveLength(3);
+    expect(pids).toContain(st['pid']);
+    expect(cli(['pause', cid]).code).toBe(0);
+    expect(state(cid)['status']).toBe('paused');
+    expect(cli(['resume', cid]).code).toBe(0);
+    expect(state(cid)['status']).toBe('running');
+    const upd = spawnSync(bin, ['--root', stateRoot, 'update', '--resources', '-', cid], { input: JSON.stringify({ pids: { limit: 40 } }), encoding: 'utf8' });
+    expect(upd.status).toBe(0);
+    expect(cli(['update', '--pids-limit', '30', cid]).code).toBe(0);
+    const ev = cli(['events', '--stats', cid]);
+    expect(ev.code).toBe(0);
+    const event = JSON.parse(ev.stdout) as { type: string; id: string; data: { pids: { current: number; limit: number }; memory: { usage: { usage: number } } } };
+    expect(event).toMatchObject({ type: 'stats', id: cid, data: { pids: { current: 3, limit: 30 } } });
+    expect(event.data.memory.usage.usage).toBeGreaterThan(0);
+    expect(cli(['kill', '--all', cid, 'KILL']).code).toBe(0);
+    waitStatus(cid, 'stopped');
+    expect(cli(['delete', cid]).code).toBe(0);
+  });
+
+  maybe('--preserve-fds passes fds 3.. to the container (run and exec)', () => {
+    const extra = path.join(work, `extra-${name}`);
+    fs.writeFileSync(extra, 'from fd 3\n');
+    const withFd3 = (args: string[]) => {
+      const fd = fs.openSync(extra, 'r');
+      const out = path.join(work, `out-${++seq}`);
+      const o = fs.openSync(out, 'w');
+      try {
+        const r = spawnSync(bin, ['--root', stateRoot, ...args], { cwd: bundle, stdio: ['ignore', o, 'pipe', fd], timeout: 60_000, encoding: 'utf8' });
+        return { code: r.status, stdout: fs.readFileSync(out, 'utf8'), stderr: r.stderr };
+      } finally {
+        fs.closeSync(fd);
+        fs.closeSync(o);
+      }
+    };
+    spec(['sh', '-c', 'cat <&3; ls /proc/self/fd']);
+    const r = withFd3(['run', '--preserve-fds', '1', id()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('from fd 3');
+    // Only 0-3 (and ls's own directory fd) are open: nothing else of the runtime leaks in.
+    expect(r.stdout.split('\n').slice(1).filter(Boolean).map(Number).filter((n) => n > 3).length).toBeLessThanOrEqual(1);
+    spec(['sleep', '1000']);
+    const cid = id();
+    expect(cli(['run', '-d', cid]).code).toBe(0);
+    reap(state(cid)['pid'] as number);
+    expect(withFd3(['exec', '--preserve-fds', '1', cid, 'sh', '-c', 'cat <&3'])).toMatchObject({ code: 0, stdout: 'from fd 3\n' });
+    expect(cli(['delete', '-f', cid]).code).toBe(0);
+  });
+
+  maybe('features prints the runtime-spec features document; checkpoint is refused', () => {
+    const f = cli(['features']);
+    expect(f.code).toBe(0);
+    const doc = JSON.parse(f.stdout) as { ociVersionMin: string; linux: { namespaces: string[]; cgroup: { v1: boolean } } };
+    expect(doc.ociVersionMin).toMatch(/^1\./);
+    expect(doc.linux.namespaces).toEqual(expect.arrayContaining(['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup']));
+    expect(doc.linux.cgroup.v1).toBe(true);
+    if (name === 'podrun') expect(cli(['checkpoint', 'x']).stderr).toMatch(/not supported/);
+  });
+
   maybe('a bad config.json is rejected before anything is created', () => {
     spec(['true'], (s) => {
       (s.process as unknown as Record<string, unknown>)['cwd'] = 42;

@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <string>
 #include <cerrno>
 #include <memory>
 #include <thread>
@@ -33,32 +35,53 @@
 namespace podkit::addon {
 namespace {
 
-constexpr int kChildSockFd = 3;
+// The plan channel is fd 3 in podkit-init, after the extra fds passed with `extraFds` (3, 4, ...).
+constexpr int kFirstExtraFd = 3;
 
 struct SpawnResult {
   int pid = -1;
   int sock = -1;
 };
 
-// spawnInit({helper, stdin?, stdout?, stderr?}) -> Promise<{pid, sock}>
+// spawnInit({helper, stdin?, stdout?, stderr?, extraFds?}) -> Promise<{pid, sock}>
+// extraFds: fds of this process that the helper gets as 3, 4, ... (`--preserve-fds`); the plan channel
+// then follows them, and its number is passed as `--channel <fd>`.
 Napi::Value SpawnInit(const Napi::CallbackInfo& info) {
   const char* fn = "spawnInit";
   Napi::Object o = ArgObject(info, 0, fn);
   std::string helper = OptString(o, "helper", fn);
   int stdio[3] = {static_cast<int>(OptInt(o, "stdin", fn, false, -1)), static_cast<int>(OptInt(o, "stdout", fn, false, -1)),
                   static_cast<int>(OptInt(o, "stderr", fn, false, -1))};
+  std::vector<int> extra;
+  if (o.Has("extraFds") && !o.Get("extraFds").IsUndefined()) {
+    Napi::Value v = o.Get("extraFds");
+    if (!v.IsArray()) {
+      Napi::TypeError::New(info.Env(), "spawnInit: extraFds must be an array of fds").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value x = a.Get(i);
+      if (!x.IsNumber() || x.As<Napi::Number>().Int32Value() < 0) {
+        Napi::TypeError::New(info.Env(), "spawnInit: extraFds must be an array of fds").ThrowAsJavaScriptException();
+        return info.Env().Undefined();
+      }
+      extra.push_back(x.As<Napi::Number>().Int32Value());
+    }
+  }
   return RunAsync<SpawnResult>(
       info.Env(),
-      [helper, stdio](SpawnResult* r, Error* e) {
+      [helper, stdio, extra](SpawnResult* r, Error* e) {
+        const int channelFd = kFirstExtraFd + static_cast<int>(extra.size());
+        // Temporary duplicates live above every target fd, so no dup2 below overwrites a source.
+        const int above = std::max(10, channelFd + 1);
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return e->Sys("socketpair", "plan channel");
-        UniqueFd parent(sv[0]), child(sv[1]);
-        if (child.get() == kChildSockFd) {
-          // dup2(3, 3) would keep close-on-exec set; move it elsewhere first.
-          UniqueFd moved(fcntl(child.get(), F_DUPFD_CLOEXEC, 10));
-          if (!moved.ok()) return e->Sys("fcntl", "moving the channel fd");
-          child = std::move(moved);
-        }
+        UniqueFd parent(sv[0]);
+        // dup2(fd, fd) would keep close-on-exec set: the child end always moves above the targets.
+        UniqueFd child(fcntl(sv[1], F_DUPFD_CLOEXEC, above));
+        close(sv[1]);
+        if (!child.ok()) return e->Sys("fcntl", "moving the channel fd");
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         posix_spawn_file_actions_init(&fa);
@@ -67,12 +90,22 @@ Napi::Value SpawnInit(const Napi::CallbackInfo& info) {
         // fresh duplicate of each (ours, or the one asked for), which dup2 onto 0-2 clears.
         std::vector<UniqueFd> dups;
         for (int i = 0; i < 3; i++) {
-          UniqueFd d(fcntl(stdio[i] >= 0 ? stdio[i] : i, F_DUPFD_CLOEXEC, 10));
+          UniqueFd d(fcntl(stdio[i] >= 0 ? stdio[i] : i, F_DUPFD_CLOEXEC, above));
           if (!d.ok()) continue;  // not open here: not open in the helper either
           posix_spawn_file_actions_adddup2(&fa, d.get(), i);
           dups.push_back(std::move(d));
         }
-        posix_spawn_file_actions_adddup2(&fa, child.get(), kChildSockFd);
+        for (size_t i = 0; i < extra.size(); i++) {
+          UniqueFd d(fcntl(extra[i], F_DUPFD_CLOEXEC, above));
+          if (!d.ok()) {
+            posix_spawn_file_actions_destroy(&fa);
+            posix_spawnattr_destroy(&attr);
+            return e->Sys("fcntl", "extra fd " + std::to_string(extra[i]) + " to preserve");
+          }
+          posix_spawn_file_actions_adddup2(&fa, d.get(), kFirstExtraFd + static_cast<int>(i));
+          dups.push_back(std::move(d));
+        }
+        posix_spawn_file_actions_adddup2(&fa, child.get(), channelFd);
         // Node blocks and ignores signals; the helper starts clean (and resets again before execve).
         sigset_t none, all;
         sigemptyset(&none);
@@ -81,7 +114,10 @@ Napi::Value SpawnInit(const Napi::CallbackInfo& info) {
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         char arg0[] = "podkit-init";
-        char* argv[] = {arg0, nullptr};
+        char arg1[] = "--channel";
+        std::string fdArg = std::to_string(channelFd);
+        // Without extra fds the channel is fd 3 and the command line stays just "podkit-init".
+        char* argv[] = {arg0, extra.empty() ? nullptr : arg1, fdArg.data(), nullptr};
         char* envp[] = {nullptr};
         pid_t pid = -1;
         int rc = posix_spawn(&pid, helper.c_str(), &fa, &attr, argv, envp);

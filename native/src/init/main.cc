@@ -28,7 +28,11 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -58,6 +62,8 @@ namespace {
 constexpr int kSockFd = 3;
 
 int g_sock = -1;
+// The --console-socket connection (made before any namespace is joined, while host paths resolve).
+int g_console = -1;
 
 [[noreturn]] void Die(Error& e, const char* phase) {
   if (e.phase.empty()) e.phase = phase;
@@ -465,6 +471,69 @@ void ResetSignals() {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// ---- console -------------------------------------------------------------------------------------
+
+// Connects to the console socket (a unix stream socket of the caller, e.g. containerd's shim).
+void ConnectConsole(const std::string& path) {
+  sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    Error e;
+    e.Set("connect", "console socket path is too long: " + path, ENAMETOOLONG);
+    Die(e, "console");
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  g_console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (g_console < 0) DieSys("console", "socket", "console socket");
+  if (connect(g_console, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) DieSys("console", "connect", "console socket " + path);
+}
+
+// Creates a pty in the container's devpts (/dev/ptmx), sends the master over the console socket
+// (SCM_RIGHTS, the pty's name as the payload, as runc) and makes the slave the controlling terminal
+// and stdio of this process. Runs in the container's mount namespace, after setsid.
+void SetupConsole(const json::Value& console, const json::Value* user) {
+  UniqueFd master(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master.ok()) DieSys("console", "open", "/dev/ptmx in the container");
+  int unlock = 0;
+  if (ioctl(master.get(), TIOCSPTLCK, &unlock) < 0) DieSys("console", "ioctl", "TIOCSPTLCK (unlockpt)");
+  int ptyno = 0;
+  if (ioctl(master.get(), TIOCGPTN, &ptyno) < 0) DieSys("console", "ioctl", "TIOCGPTN");
+  UniqueFd slave(ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave.ok()) DieSys("console", "ioctl", "TIOCGPTPEER (open the pty slave)");
+  int64_t h = console.GetInt("height", 0), w = console.GetInt("width", 0);
+  if (h > 0 || w > 0) {
+    struct winsize ws {};
+    ws.ws_row = static_cast<unsigned short>(h);
+    ws.ws_col = static_cast<unsigned short>(w);
+    if (ioctl(slave.get(), TIOCSWINSZ, &ws) < 0) DieSys("console", "ioctl", "TIOCSWINSZ");
+  }
+  if (user != nullptr && user->IsObject()) {
+    // The process's user owns its terminal, as with a login.
+    if (fchown(slave.get(), static_cast<uid_t>(user->GetInt("uid")), static_cast<gid_t>(-1)) < 0) Warn(std::string("console: fchown of the pty: ") + strerror(errno));
+  }
+  std::string name = "/dev/pts/" + std::to_string(ptyno);
+  iovec iov {name.data(), name.size()};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] {};
+  msghdr mh {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof(ctl);
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int mfd = master.get();
+  memcpy(CMSG_DATA(c), &mfd, sizeof(int));
+  if (sendmsg(g_console, &mh, MSG_NOSIGNAL) < 0) DieSys("console", "sendmsg", "sending the pty master over the console socket");
+  close(g_console);
+  g_console = -1;
+  if (ioctl(slave.get(), TIOCSCTTY, 0) < 0) DieSys("console", "ioctl", "TIOCSCTTY (controlling terminal)");
+  for (int fd = 0; fd < 3; fd++) {
+    if (dup3(slave.get(), fd, 0) < 0) DieSys("console", "dup3", "pty slave to stdio");
+  }
+}
+
 [[noreturn]] void Stage1(const json::Value& plan) {
   Recv("sync", "continue");
   const std::string mode = plan.GetString("mode");
@@ -498,6 +567,7 @@ void ResetSignals() {
     Die(e, "plan");
   }
   const json::Value& p = *proc;
+  if (const json::Value* console = plan.Get("console"); console != nullptr && console->IsObject()) SetupConsole(*console, p.Get("user"));
   if (const json::Value* o = p.Get("oomScoreAdj"); o != nullptr && o->IsNumber()) WriteFile("/proc/self/oom_score_adj", o->Str(), "oom-score-adj");
   if (const json::Value* rl = p.Get("rlimits"); rl != nullptr && rl->IsArray()) {
     for (const json::Value& r : rl->Arr()) {
@@ -617,9 +687,11 @@ int main(int argc, char** argv) {
     printf("podkit-init protocol %d\n", kPlanProtocolVersion);
     return 0;
   }
+  // The channel follows the fds kept for the container (`--preserve-fds`): the addon says where.
   g_sock = kSockFd;
-  if (fcntl(g_sock, F_SETFD, FD_CLOEXEC) < 0) {
-    fprintf(stderr, "podkit-init: fd %d is not the plan channel; this helper is started by @podkit/runtime-core\n", kSockFd);
+  if (argc > 2 && strcmp(argv[1], "--channel") == 0) g_sock = atoi(argv[2]);
+  if (g_sock < kSockFd || fcntl(g_sock, F_SETFD, FD_CLOEXEC) < 0) {
+    fprintf(stderr, "podkit-init: fd %d is not the plan channel; this helper is started by @podkit/runtime-core\n", g_sock);
     return 2;
   }
   json::Value msg = Recv("plan", "plan");
@@ -634,5 +706,6 @@ int main(int argc, char** argv) {
     e.Set("plan", "message has no plan object", EPROTO);
     Die(e, "plan");
   }
+  if (const json::Value* console = plan->Get("console"); console != nullptr && console->IsObject()) ConnectConsole(console->GetString("socket"));
   Stage0(*plan);
 }

@@ -166,6 +166,8 @@ async function inner(runDir: string): Promise<void> {
   console.log(`shell script      ${f(out.shellMedianMs)} ${f(out.shellP90Ms)}`);
   console.log(`ratio runner/shell: ${out.ratio.toFixed(3)} (overhead ${out.overheadPct.toFixed(1)}%, target < 10%)`);
   if (leases.length > 0) console.log(`WARNING: ${leases.length} leases left in host-local's store`);
+  // The machine-readable line for tools/src/bench/run-all.ts.
+  console.log(`RATIO cni/add-del ${out.ratio.toFixed(3)} <1.10 ADD+DEL of a ${out.plugins.length}-plugin chain: podkit runner ÷ the plugins run from a shell script`);
 }
 
 async function outer(): Promise<void> {

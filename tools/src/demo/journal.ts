@@ -25,6 +25,8 @@ export interface ContainerEntry {
   rootfs: string;
   /** Snapshot key of its writable overlay. */
   snapshot: string;
+  /** The config's relative cgroupsPath. */
+  cgroupsPath: string;
   /** The cgroup directories the runtime will create (computed before create, as the runtime does). */
   cgroupDirs: string[];
 }

@@ -78,7 +78,7 @@ export interface NsHolder {
 export function namespaceHolders(idents: readonly string[]): NsHolder[] {
   const want = new Set(idents);
   if (want.size === 0) return [];
-  const types = [...new Set(idents.map((i) => i.slice(0, i.indexOf(':'))))].map((t) => (t === 'mnt' ? 'mnt' : t));
+  const types = [...new Set(idents.map((i) => i.slice(0, i.indexOf(':'))))];
   const out: NsHolder[] = [];
   for (const pid of pids()) {
     if (pid === process.pid) continue;
@@ -177,4 +177,14 @@ export function cgroupProcs(dir: string): number[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The identities among `ids` that are safe to treat as the demo's own: never a namespace this process or
+ * PID 1 is in (a journal that named the machine's own namespaces must not make the teardown kill everything).
+ */
+export function foreignNamespaces(ids: readonly string[]): string[] {
+  const types = ['net', 'ipc', 'uts', 'pid', 'mnt', 'cgroup'];
+  const mine = new Set(types.flatMap((t) => [nsIdentity('self', t), nsIdentity(1, t)]).filter(Boolean));
+  return ids.filter((i) => /^[a-z_]+:\[\d+\]$/.test(i) && !mine.has(i));
 }

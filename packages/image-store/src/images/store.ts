@@ -46,6 +46,7 @@ import {
 import { ContentStore, ContentWriter } from '../content/store';
 import { exists, readJsonOrUndefined, writeFileAtomic } from '../fsutil';
 import { RegistryClient, RegistryClientOptions } from '../registry/client';
+import type { PullSource } from '../layout/pull-source';
 import { unpackLayerStream } from '../unpack/layer';
 import { Lease } from '../gc/leases';
 import { collectGarbage, GcReport } from '../gc/collect';
@@ -70,6 +71,8 @@ export interface PullOptions {
   /** Layers downloaded at once (default 3). */
   concurrency?: number;
   onProgress?: (e: PullEvent) => void;
+  /** Read from this instead of the registry (an import from a layout or archive); the reference is only the name. */
+  source?: PullSource;
 }
 
 export interface ImageStoreOptions extends RegistryClientOptions {
@@ -180,7 +183,8 @@ export class ImageStore {
   private async doPullLeased(ref: Reference, opts: PullOptions, lease: Lease): Promise<ImageRecord> {
     const name = formatReference(ref);
     const emit = opts.onProgress ?? (() => undefined);
-    const resolved = await this.client.resolve(ref);
+    const client: PullSource = opts.source ?? this.client;
+    const resolved = await client.resolve(ref);
     emit({ type: 'resolved', name, digest: resolved.descriptor.digest as Digest, mediaType: resolved.descriptor.mediaType });
     const target: Descriptor = resolved.descriptor;
     await lease.add({ digests: [target.digest] });
@@ -196,7 +200,7 @@ export class ImageStore {
       }
       await this.content.putBlob(resolved.body, target.digest);
       await lease.add({ digests: [chosen.digest] });
-      const m = await this.client.fetchManifest(ref, chosen.digest, chosen);
+      const m = await client.fetchManifest(ref, chosen.digest, chosen);
       manifestDesc = { ...chosen, mediaType: chosen.mediaType ?? m.descriptor.mediaType };
       manifestBody = m.body;
     } else if (!isManifestMediaType(target.mediaType)) {
@@ -208,7 +212,7 @@ export class ImageStore {
 
     const maxConfig = this.opts.maxConfigSize ?? 8 * 1024 * 1024;
     if (manifest.config.size > maxConfig) throw new InvalidArgumentError(`${name}: config of ${manifest.config.size} bytes exceeds the limit of ${maxConfig}`, { details: { field: 'config.size' } });
-    await this.fetchBlob(ref, manifest.config, emit, undefined);
+    await this.fetchBlob(ref, manifest.config, emit, undefined, client);
     const config: ImageConfig = validateImageConfig(parseJson(await this.content.readBlob(manifest.config.digest, maxConfig), 'config'));
     const diffIds = config.rootfs.diff_ids as Digest[];
     if (diffIds.length !== manifest.layers.length) {
@@ -222,7 +226,7 @@ export class ImageStore {
     // committed snapshots afterwards, in chain order (a snapshot's parent must exist first).
     const staged = new Map<string, string>();
     await bounded(work, opts.concurrency ?? 3, async (w) => {
-      const dir = await this.fetchBlob(ref, w.desc, emit, opts.unpack === false ? undefined : w.layer);
+      const dir = await this.fetchBlob(ref, w.desc, emit, opts.unpack === false ? undefined : w.layer, client);
       if (dir !== undefined) staged.set(w.layer.chainId, dir);
     });
     if (opts.unpack !== false) await this.commitLayers(work, staged);
@@ -252,17 +256,17 @@ export class ImageStore {
    * Ensures a blob is in the content store and, when `layer` is given, its layer extracted: returns the
    * staging directory it was extracted into, or undefined when its snapshot already exists.
    */
-  private fetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined): Promise<string | undefined> {
+  private fetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined, client: PullSource = this.client): Promise<string | undefined> {
     const key = `${desc.digest}|${layer?.chainId ?? ''}`;
     let p = this.inflightBlobs.get(key);
     if (!p) {
-      p = this.doFetchBlob(ref, desc, emit, layer).finally(() => this.inflightBlobs.delete(key));
+      p = this.doFetchBlob(ref, desc, emit, layer, client).finally(() => this.inflightBlobs.delete(key));
       this.inflightBlobs.set(key, p);
     }
     return p;
   }
 
-  private async doFetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined): Promise<string | undefined> {
+  private async doFetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined, client: PullSource = this.client): Promise<string | undefined> {
     const digest = desc.digest as Digest;
     const layerReady = layer === undefined || this.snapshotter.has(layer.chainId);
     if ((await this.content.has(digest)) && layerReady) {
@@ -279,17 +283,16 @@ export class ImageStore {
     try {
       writer = await this.content.writer(`blob-${digest}`, { expected: { digest, size: desc.size }, waitMs: this.opts.lockWaitMs ?? 600_000 });
     } catch (err) {
-      if (isUnavailable(err) && (await this.content.has(digest))) return this.doFetchBlob(ref, desc, emit, layer);
+      if (isUnavailable(err) && (await this.content.has(digest))) return this.doFetchBlob(ref, desc, emit, layer, client);
       throw err;
     }
     if (await this.content.has(digest)) {
       // Another process committed it while we waited for the lock.
       await writer.close();
-      return this.doFetchBlob(ref, desc, emit, layer);
+      return this.doFetchBlob(ref, desc, emit, layer, client);
     }
     const resumedAt = writer.offset;
     emit({ type: 'layer', digest, status: resumedAt > 0 ? 'resuming' : 'downloading', done: resumedAt, total: desc.size });
-    const client = this.client;
     let done = resumedAt;
     async function* source(): AsyncGenerator<Buffer> {
       if (layer !== undefined && resumedAt > 0) yield* writer.readPrefix();

@@ -179,3 +179,126 @@ export async function removeCgroups(paths: Record<string, string>, timeoutMs = 5
     }
   }
 }
+
+// ---- freezer, stats ------------------------------------------------------------------------------
+
+export type FreezerState = 'THAWED' | 'FREEZING' | 'FROZEN';
+
+/** The freezer state of the container's cgroup (THAWED when there is no freezer hierarchy or cgroup). */
+export function freezerState(paths: Record<string, string>): FreezerState {
+  const dir = paths['freezer'];
+  if (!dir) return 'THAWED';
+  try {
+    return fs.readFileSync(path.join(dir, 'freezer.state'), 'utf8').trim() as FreezerState;
+  } catch {
+    return 'THAWED';
+  }
+}
+
+/**
+ * Freezes (or thaws) every process of the container's cgroup and waits until the kernel reports the
+ * new state (freezing is asynchronous in v1: FREEZING until every task stopped).
+ */
+export async function setFrozen(paths: Record<string, string>, frozen: boolean, timeoutMs = 5000): Promise<void> {
+  const dir = paths['freezer'];
+  if (!dir) throw new FailedPreconditionError('cgroup: no freezer hierarchy is mounted, so containers cannot be paused');
+  const want: FreezerState = frozen ? 'FROZEN' : 'THAWED';
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    write(dir, 'freezer.state', want);
+    if (freezerState(paths) === want) return;
+    if (Date.now() > deadline) throw new DeadlineExceededError(`cgroup ${dir}: freezer did not reach ${want} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function readNumber(dir: string | undefined, file: string): number | undefined {
+  if (!dir) return undefined;
+  try {
+    const n = Number(fs.readFileSync(path.join(dir, file), 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readKeyed(dir: string | undefined, file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!dir) return out;
+  try {
+    for (const line of fs.readFileSync(path.join(dir, file), 'utf8').split('\n')) {
+      const [k, v] = line.split(' ');
+      if (k && v !== undefined) out[k] = Number(v);
+    }
+  } catch {
+    /* no such file: empty */
+  }
+  return out;
+}
+
+const u64 = (n: number | undefined): number => n ?? 0;
+
+/**
+ * The container's resource usage in the shape of runc's `events --stats` data (runc's types.Stats, the
+ * v1 subset: cpu, memory, pids).
+ */
+export function stats(paths: Record<string, string>): Record<string, unknown> {
+  const cpuacct = paths['cpuacct'] ?? paths['cpu'];
+  const cpu = paths['cpu'];
+  const mem = paths['memory'];
+  const perCpu = (() => {
+    if (!cpuacct) return [];
+    try {
+      return fs.readFileSync(path.join(cpuacct, 'cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  })();
+  const cpuStat = readKeyed(cpuacct, 'cpuacct.stat');
+  const throttle = readKeyed(cpu, 'cpu.stat');
+  const memStat = readKeyed(mem, 'memory.stat');
+  const memEntry = (prefix: string) => ({
+    limit: u64(readNumber(mem, `${prefix}.limit_in_bytes`)),
+    usage: u64(readNumber(mem, `${prefix}.usage_in_bytes`)),
+    max: u64(readNumber(mem, `${prefix}.max_usage_in_bytes`)),
+    failcnt: u64(readNumber(mem, `${prefix}.failcnt`)),
+  });
+  // USER_HZ is 100 on Linux: cpuacct.stat counts ticks of 10 ms.
+  const ticks = (n: number | undefined) => u64(n) * 10_000_000;
+  const pidsMax = (() => {
+    const dir = paths['pids'];
+    if (!dir) return 0;
+    try {
+      const v = fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim();
+      return v === 'max' ? 0 : Number(v);
+    } catch {
+      return 0;
+    }
+  })();
+  return {
+    cpu: {
+      usage: {
+        total: u64(readNumber(cpuacct, 'cpuacct.usage')),
+        percpu: perCpu,
+        kernel: ticks(cpuStat['system']),
+        user: ticks(cpuStat['user']),
+      },
+      throttling: { periods: u64(throttle['nr_periods']), throttledPeriods: u64(throttle['nr_throttled']), throttledTime: u64(throttle['throttled_time']) },
+    },
+    memory: {
+      cache: u64(memStat['total_cache'] ?? memStat['cache']),
+      usage: memEntry('memory'),
+      swap: memEntry('memory.memsw'),
+      kernel: memEntry('memory.kmem'),
+      kernelTCP: memEntry('memory.kmem.tcp'),
+      raw: memStat,
+    },
+    pids: { current: u64(readNumber(paths['pids'], 'pids.current')), limit: pidsMax },
+  };
+}
+
+/** memory.oom_control's `oom_kill` counter (kernels >= 4.13), or undefined. */
+export function oomKillCount(paths: Record<string, string>): number | undefined {
+  const v = readKeyed(paths['memory'], 'memory.oom_control')['oom_kill'];
+  return v;
+}

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { validateSpec } from '@podkit/oci-spec';
+import { validateFeatures, validateSpec } from '@podkit/oci-spec';
 import { main } from './podrun';
 
 async function podrun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -76,15 +76,65 @@ describe('podrun CLI', () => {
     expect(line).toMatchObject({ level: 'error', msg: expect.stringMatching(/does not exist/) });
     expect(typeof line.time).toBe('string');
   });
+
+  it('answers features (a valid runtime-spec features document), checkpoint/restore and --systemd-cgroup clearly', async () => {
+    const f = await podrun(['features']);
+    expect(f.code).toBe(0);
+    const doc = JSON.parse(f.stdout);
+    expect(validateFeatures(doc).linux?.cgroup).toMatchObject({ v1: true, systemd: false });
+    expect(doc.linux.namespaces).toContain('pid');
+    const c = await podrun(['checkpoint', 'x']);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toMatch(/checkpoint is not supported/);
+    expect((await podrun(['restore', 'x'])).stderr).toMatch(/restore is not supported/);
+    const log = path.join(dir, 'log.json');
+    const s = await podrun(['--log', log, '--log-format', 'json', '--systemd-cgroup', 'create', 'x']);
+    expect(s.code).toBe(1);
+    expect(JSON.parse(fs.readFileSync(log, 'utf8').trim()).msg).toMatch(/systemd cgroup driver is not supported/);
+  });
+
+  it('checks console flags against the config (as runc) and --preserve-fds', async () => {
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { cwd: '/', args: ['sh'] } }));
+    expect((await podrun(['--root', path.join(dir, 's'), 'create', '--console-socket', '/x.sock', '-b', dir, 'c'])).stderr).toMatch(/--console-socket: needs a terminal/);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { cwd: '/', args: ['sh'], terminal: true } }));
+    expect((await podrun(['--root', path.join(dir, 's'), 'create', '-b', dir, 'c'])).stderr).toMatch(/\/process\/terminal: a terminal needs --console-socket/);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { cwd: '/', args: ['sh'] } }));
+    expect((await podrun(['--root', path.join(dir, 's'), 'create', '-b', dir, '--preserve-fds', '-1', 'c'])).stderr).toMatch(/--preserve-fds: must be an integer from 0/);
+  });
+
+  it('prints its version in runc\'s shape', async () => {
+    const v = await podrun(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^podrun version \d+\.\d+\.\d+\ncommit: .+\nspec: 1\.2\.0\n$/);
+  });
+
+  it('prints help through yargs, exit 0', async () => {
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const h = await podrun(['--help']);
+      expect(h.code).toBe(0);
+      expect(String(log.mock.calls[0]?.[0])).toMatch(/podrun events <id>/);
+    } finally {
+      log.mockRestore();
+    }
+  });
 });
 
-describe('exec command splitting', () => {
-  it('puts -- before the command so its options stay its own', () => {
-    const { splitExecCommand } = require('./podrun') as typeof import('./podrun');
-    expect(splitExecCommand(['--root', '/r', 'exec', '-e', 'A=1', 'c1', 'sh', '-c', 'exit 5'])).toEqual(['--root', '/r', 'exec', '-e', 'A=1', 'c1', '--', 'sh', '-c', 'exit 5']);
-    expect(splitExecCommand(['exec', '--detach', '--pid-file', 'p', 'c1', 'ls', '-l'])).toEqual(['exec', '--detach', '--pid-file', 'p', 'c1', '--', 'ls', '-l']);
-    expect(splitExecCommand(['exec', 'c1', '--', 'ls'])).toEqual(['exec', 'c1', '--', 'ls']);
-    expect(splitExecCommand(['--root', 'exec', 'state', 'x'])).toEqual(['--root', 'exec', 'state', 'x']);
-    expect(splitExecCommand(['exec', '-p', 'proc.json', 'c1'])).toEqual(['exec', '-p', 'proc.json', 'c1']);
+describe('update resources and durations', () => {
+  const { updateResources, parseDuration, parseBytes } = require('./podrun') as typeof import('./podrun');
+  it('merges --resources JSON (stdin) with the single-value flags', () => {
+    const r = updateResources({ resources: '-', memory: '64m', 'cpu-quota': '50000', 'pids-limit': '20' }, () => '{"memory":{"reservation":1024},"cpu":{"shares":512}}');
+    expect(r).toEqual({ memory: { reservation: 1024, limit: 64 * 1024 * 1024 }, cpu: { shares: 512, quota: 50000 }, pids: { limit: 20 } });
+    expect(() => updateResources({ resources: '-' }, () => 'nope')).toThrow(/--resources: not valid JSON/);
+    expect(() => updateResources({ memory: 'lots' }, () => '')).toThrow(/--memory/);
+    expect(() => updateResources({ resources: '-' }, () => '{"blockIO":{"weight":10}}')).toThrow(/blockIO: blkio limits/);
+  });
+  it('parses Go durations and byte sizes', () => {
+    expect(parseDuration('5s', 'i')).toBe(5000);
+    expect(parseDuration('1m30s', 'i')).toBe(90_000);
+    expect(parseDuration('250ms', 'i')).toBe(250);
+    expect(() => parseDuration('5', '--interval')).toThrow(/--interval/);
+    expect(parseBytes('1k', 'x')).toBe(1024);
+    expect(parseBytes('-1', 'x')).toBe(-1);
   });
 });

@@ -1,21 +1,28 @@
 /**
- * podrun — a runc-compatible CLI over @podkit/runtime-core. Exit codes and JSON shapes follow runc:
- * 1 on any failure; `run` and `exec` without --detach exit with the process's code (128+signal when
- * it was killed). Start-up stays lazy: the runtime modules are required inside the handlers.
+ * podrun — a runc-compatible CLI over @podkit/runtime-core, a drop-in for containerd's runc shim
+ * (go-runc). Exit codes and JSON shapes follow runc: 1 on any failure (2 on a usage error); `run` and
+ * `exec` without --detach exit with the process's code (128+signal when it was killed). Errors go to
+ * stderr and, with --log, to the log file (`--log-format json`: `{"level","msg","time"}` lines, which
+ * the shim reads to report the error).
+ *
+ * Start-up is the runtime's latency (the shim runs podrun once per verb), so: argv is parsed by the
+ * hand-written table parser (./args), yargs is loaded only for --help and usage errors, and every
+ * runtime module is required inside its handler.
  */
-import type { Argv, ArgumentsCamelCase } from 'yargs';
-// errdefs is tiny and dependency-free: imported statically. Everything heavier is required lazily.
-import { AlreadyExistsError, exitCodeFor, invalidField, InvalidArgumentError } from '@podkit/errdefs';
+import { AlreadyExistsError, exitCodeFor, InvalidArgumentError, invalidField, UnimplementedError } from '@podkit/errdefs';
+import type { LinuxResources } from '@podkit/oci-spec';
+import { COMMANDS, GLOBAL_OPTIONS, NotFastPath, parseArgs, type OptionSpec, type Parsed } from './args';
 
 interface GlobalArgs {
   root: string;
   log?: string;
   logFormat: 'text' | 'json';
   debug: boolean;
-  systemdCgroup: boolean;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+const fsm = (): typeof import('node:fs') => require('node:fs') as typeof import('node:fs');
 
 /** Writes log lines to --log (text or json, as runc) and errors also to stderr. */
 class Logger {
@@ -28,7 +35,7 @@ class Logger {
 
   log(level: 'debug' | 'info' | 'warning' | 'error', msg: string): void {
     if (level === 'debug' && !this.g.debug) return;
-    const fs = require('node:fs') as typeof import('node:fs');
+    const fs = fsm();
     if (this.g.log) {
       try {
         fs.appendFileSync(this.g.log, this.line(level, msg));
@@ -37,7 +44,13 @@ class Logger {
       }
     }
     // Errors always reach stderr (as runc's do); the rest goes to stderr only when there is no --log.
-    if (level === 'error' || !this.g.log) fs.writeSync(2, `podrun: ${level === 'error' ? '' : `${level}: `}${msg}\n`);
+    if (level === 'error' || !this.g.log) {
+      try {
+        fs.writeSync(2, `podrun: ${level === 'error' ? '' : `${level}: `}${msg}\n`);
+      } catch {
+        /* stderr closed: the log file (if any) has it */
+      }
+    }
   }
 }
 
@@ -52,17 +65,9 @@ function runtimeStore(g: GlobalArgs) {
   return new StateStore(g.root);
 }
 
-function checkGlobal(g: GlobalArgs): void {
-  if (g.systemdCgroup) {
-    throw invalidField('--systemd-cgroup', 'the systemd cgroup driver is not supported by podrun; use cgroupfs paths');
-  }
-}
-
 function parseUser(value: string): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(value);
-  if (!m) {
-    throw invalidField('--user', `"${value}" must be uid[:gid] (numbers)`);
-  }
+  if (!m) throw invalidField('--user', `"${value}" must be uid[:gid] (numbers)`);
   return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
 }
 
@@ -87,281 +92,354 @@ async function waitAndForward(pidfd: number, logger: Logger): Promise<number> {
   }
 }
 
-type Handler<T> = (g: ArgumentsCamelCase<GlobalArgs & T>, logger: Logger) => Promise<void> | void;
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strs = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
-function action<T>(fn: Handler<T>): (argv: ArgumentsCamelCase<GlobalArgs & T>) => Promise<void> {
-  return async (argv) => {
-    const logger = new Logger(argv);
-    try {
-      checkGlobal(argv);
-      await fn(argv, logger);
-    } catch (err) {
-      logger.log('error', (err as Error).message ?? String(err));
-      const stack = (err as Error).stack;
-      if (argv.debug && stack) logger.log('debug', stack);
-      process.exitCode = exitCodeFor(err);
-    }
-  };
-}
-
-function withCreateOptions<T>(y: Argv<T>) {
-  return y
-    .positional('id', { type: 'string', demandOption: true, describe: 'container id' })
-    .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'path to the bundle (default: current directory)' })
-    .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
-    .option('console-socket', { type: 'string', describe: 'not supported yet' })
-    .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' })
-    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'accepted for compatibility (podrun makes no session keyring)' })
-    .option('preserve-fds', { type: 'number', default: 0, describe: 'not supported yet' });
-}
-
-function rejectUnsupportedCreate(argv: { consoleSocket?: string; preserveFds?: number }): void {
-  if (argv.consoleSocket) throw invalidField('--console-socket', 'terminals are not supported by podrun yet');
-  if (argv.preserveFds) throw invalidField('--preserve-fds', 'preserving extra fds is not supported by podrun yet');
-}
-
-interface CreateArgs {
-  id: string;
-  bundle: string;
-  pidFile?: string;
-  consoleSocket?: string;
-  noPivot: boolean;
-  preserveFds: number;
-}
-
-async function createFromCli(argv: GlobalArgs & CreateArgs, logger: Logger) {
-  rejectUnsupportedCreate(argv);
+async function createFromCli(p: Parsed, g: GlobalArgs, logger: Logger) {
   const { create } = require('../container/create') as typeof import('../container/create');
-  const created = await create(runtimeStore(argv), argv.id, { bundle: argv.bundle, pidFile: argv.pidFile, noPivot: argv.noPivot });
+  const created = await create(runtimeStore(g), p.positionals['id'] as string, {
+    bundle: str(p.opts['bundle']),
+    pidFile: str(p.opts['pid-file']),
+    noPivot: p.opts['no-pivot'] === true,
+    consoleSocket: str(p.opts['console-socket']),
+    preserveFds: typeof p.opts['preserve-fds'] === 'number' ? p.opts['preserve-fds'] : 0,
+  });
   for (const w of created.warnings) logger.log('warning', w);
   return created;
 }
 
-export function buildParser(argv: string[]): Argv<GlobalArgs> {
+/** Go duration strings (`5s`, `500ms`, `1m30s`) in milliseconds. */
+export function parseDuration(value: string, field: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  let total = 0;
+  let i = 0;
+  if (value === '') throw invalidField(field, 'must be a duration such as 5s or 500ms');
+  while (i < value.length) {
+    re.lastIndex = i;
+    const m = re.exec(value);
+    if (!m) throw invalidField(field, `"${value}" is not a duration (e.g. 5s, 500ms, 1m30s)`);
+    total += Number(m[1]) * (units[m[2] as string] as number);
+    i = re.lastIndex;
+  }
+  if (total <= 0) throw invalidField(field, 'must be positive');
+  return total;
+}
+
+/** Byte sizes as runc's update flags take them: a number, optionally with k/m/g/t (binary) suffix; -1 for none. */
+export function parseBytes(value: string, field: string): number {
+  const m = /^(-1|\d+)([kmgt]?)b?$/i.exec(value.trim());
+  if (!m) throw invalidField(field, `"${value}" must be a number of bytes, optionally with k, m, g or t`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(m[2] as string).toLowerCase()] as number;
+  return Number(m[1]) === -1 ? -1 : Number(m[1]) * mult;
+}
+
+function parseInteger(value: string, field: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw invalidField(field, `"${value}" must be an integer`);
+  return Number(value);
+}
+
+/** `update`: the resources document (--resources file or - for stdin) with the single-value flags on top. */
+export function updateResources(o: Parsed['opts'], readStdin: () => string): LinuxResources {
+  let r: LinuxResources = {};
+  const file = str(o['resources']);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = file === '-' ? readStdin() : fsm().readFileSync(file, 'utf8');
+    } catch (err) {
+      throw invalidField('--resources', `cannot read ${file === '-' ? 'stdin' : file}: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw invalidField('--resources', `not valid JSON: ${(err as Error).message}`);
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw invalidField('--resources', 'must be a JSON object (LinuxResources)');
+    r = doc as LinuxResources;
+  }
+  const flag = (name: string) => str(o[name]);
+  const memory = { ...(r.memory ?? {}) };
+  const cpu = { ...(r.cpu ?? {}) };
+  if (flag('memory') !== undefined) memory.limit = parseBytes(flag('memory') as string, '--memory');
+  if (flag('memory-reservation') !== undefined) memory.reservation = parseBytes(flag('memory-reservation') as string, '--memory-reservation');
+  if (flag('memory-swap') !== undefined) memory.swap = parseBytes(flag('memory-swap') as string, '--memory-swap');
+  if (flag('cpu-shares') !== undefined) cpu.shares = parseInteger(flag('cpu-shares') as string, '--cpu-shares');
+  if (flag('cpu-period') !== undefined) cpu.period = parseInteger(flag('cpu-period') as string, '--cpu-period');
+  if (flag('cpu-quota') !== undefined) cpu.quota = parseInteger(flag('cpu-quota') as string, '--cpu-quota');
+  if (flag('cpuset-cpus') !== undefined) cpu.cpus = flag('cpuset-cpus') as string;
+  if (flag('cpuset-mems') !== undefined) cpu.mems = flag('cpuset-mems') as string;
+  if (Object.keys(memory).length) r.memory = memory;
+  if (Object.keys(cpu).length) r.cpu = cpu;
+  if (flag('pids-limit') !== undefined) r.pids = { limit: parseInteger(flag('pids-limit') as string, '--pids-limit') };
+  const { unsupportedIssues } = require('../plan/build') as typeof import('../plan/build');
+  const issues = unsupportedIssues({ ociVersion: '1.2.0', linux: { resources: r } }).map((i) => `${i.path.replace('/linux/resources', '')}: ${i.reason}`);
+  if (issues.length) throw invalidField('--resources', issues.join('; '));
+  return r;
+}
+
+type Handler = (p: Parsed, g: GlobalArgs, logger: Logger) => Promise<void> | void;
+
+const id = (p: Parsed): string => p.positionals['id'] as string;
+const out = (s: string): void => void process.stdout.write(s);
+
+const HANDLERS: Record<string, Handler> = {
+  spec: (p) => {
+    const fs = fsm();
+    const path = require('node:path') as typeof import('node:path');
+    const { defaultSpec } = require('../container/spec-file') as typeof import('../container/spec-file');
+    const file = path.join(str(p.opts['bundle']) ?? '.', 'config.json');
+    if (fs.existsSync(file)) throw new AlreadyExistsError(`File ${file} exists. Remove it first`);
+    fs.writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: p.opts['rootless'] === true }), null, '\t')}\n`);
+  },
+  create: async (p, g, logger) => {
+    const created = await createFromCli(p, g, logger);
+    fsm().closeSync(created.pidfd);
+  },
+  start: async (p, g) => {
+    const { start } = require('../container/start') as typeof import('../container/start');
+    await start(runtimeStore(g), id(p));
+  },
+  run: async (p, g, logger) => {
+    const created = await createFromCli(p, g, logger);
+    const fs = fsm();
+    const { start } = require('../container/start') as typeof import('../container/start');
+    const store = runtimeStore(g);
+    if (p.opts['detach'] === true) {
+      fs.closeSync(created.pidfd);
+      await start(store, id(p));
+      return;
+    }
+    const code = waitAndForward(created.pidfd, logger);
+    const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
+    try {
+      await start(store, id(p));
+    } catch (err) {
+      await deleteContainer(store, id(p), { force: true }).catch(() => undefined);
+      throw err;
+    }
+    process.exitCode = await code;
+    fs.closeSync(created.pidfd);
+    if (p.opts['keep'] !== true) await deleteContainer(store, id(p), { force: true });
+  },
+  state: (p, g) => {
+    const { state } = require('../container/query') as typeof import('../container/query');
+    out(`${JSON.stringify(state(runtimeStore(g), id(p)), null, '  ')}\n`);
+  },
+  kill: async (p, g) => {
+    const { kill } = require('../container/kill') as typeof import('../container/kill');
+    const { parseSignal } = require('../sys/process') as typeof import('../sys/process');
+    await kill(runtimeStore(g), id(p), parseSignal((p.positionals['signal'] as string | undefined) ?? 'SIGTERM'), { all: p.opts['all'] === true });
+  },
+  delete: async (p, g) => {
+    const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
+    await deleteContainer(runtimeStore(g), id(p), { force: p.opts['force'] === true });
+  },
+  exec: async (p, g, logger) => {
+    const o = p.opts;
+    const fs = fsm();
+    const { exec } = require('../container/exec') as typeof import('../container/exec');
+    let processDoc: unknown;
+    const file = str(o['process']);
+    if (file !== undefined) {
+      try {
+        processDoc = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw invalidField('--process', `cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+    const command = strs(p.positionals['command']);
+    if (file === undefined && command.length === 0) throw invalidField('command', 'give the command to run, or --process');
+    const gids = strs(o['additional-gids']).map((x) => parseInteger(x, '--additional-gids'));
+    const userFlag = str(o['user']);
+    const user = userFlag ? { ...parseUser(userFlag), ...(gids.length ? { additionalGids: gids } : {}) } : undefined;
+    const r = await exec(runtimeStore(g), id(p), { process: processDoc, args: command, cwd: str(o['cwd']), env: strs(o['env']), user, pidFile: str(o['pid-file']), tty: o['tty'] === true,
+      consoleSocket: str(o['console-socket']),
+      preserveFds: typeof o['preserve-fds'] === 'number' ? o['preserve-fds'] : 0,
+    });
+    for (const w of r.warnings) logger.log('warning', w);
+    if (o['detach'] === true) {
+      fs.closeSync(r.pidfd);
+      return;
+    }
+    process.exitCode = await waitAndForward(r.pidfd, logger);
+    fs.closeSync(r.pidfd);
+  },
+  ps: (p, g) => {
+    const { pids } = require('../container/control') as typeof import('../container/control');
+    const list = pids(runtimeStore(g), id(p));
+    if (p.opts['format'] === 'json') {
+      out(`${JSON.stringify(list)}\n`);
+      return;
+    }
+    // As runc: `ps -ef`, keeping the header and the container's rows.
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const r = spawnSync('ps', ['-ef'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new InvalidArgumentError(`ps -ef failed: ${r.stderr}`);
+    const lines = r.stdout.split('\n');
+    const header = lines[0] ?? '';
+    const col = header.split(/\s+/).filter(Boolean).indexOf('PID');
+    const want = new Set(list.map(String));
+    out(`${[header, ...lines.slice(1).filter((l) => want.has(l.trim().split(/\s+/)[col] ?? ''))].join('\n')}\n`);
+  },
+  list: (p, g) => {
+    const { list } = require('../container/query') as typeof import('../container/query');
+    const all = list(runtimeStore(g));
+    if (p.opts['quiet'] === true) {
+      out(all.map((c) => `${c.id}\n`).join(''));
+    } else if (p.opts['format'] === 'json') {
+      // runc (Go) prints `null` for no containers.
+      out(`${all.length === 0 ? 'null' : JSON.stringify(all)}\n`);
+    } else {
+      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...all.map((c) => [c.id, String(c.pid), c.status, c.bundle, c.created, c.owner])];
+      const widths = rows.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
+      out(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('')).join('\n') + '\n');
+    }
+  },
+  pause: async (p, g) => {
+    const { pause } = require('../container/control') as typeof import('../container/control');
+    await pause(runtimeStore(g), id(p));
+  },
+  resume: async (p, g) => {
+    const { resume } = require('../container/control') as typeof import('../container/control');
+    await resume(runtimeStore(g), id(p));
+  },
+  update: (p, g) => {
+    const { update } = require('../container/control') as typeof import('../container/control');
+    update(runtimeStore(g), id(p), updateResources(p.opts, () => fsm().readFileSync(0, 'utf8')));
+  },
+  events: async (p, g) => {
+    const control = require('../container/control') as typeof import('../container/control');
+    const store = runtimeStore(g);
+    const cid = id(p);
+    const emit = (type: string, data?: unknown) => out(`${JSON.stringify({ type, id: cid, ...(data !== undefined ? { data } : {}) })}\n`);
+    if (p.opts['stats'] === true) {
+      emit('stats', control.stats(store, cid));
+      return;
+    }
+    const interval = parseDuration(str(p.opts['interval']) ?? '5s', '--interval');
+    let ooms = control.oomKills(store, cid) ?? 0;
+    // Stats every interval and an "oom" event per OOM kill, until the container stops (as runc).
+    for (;;) {
+      const rec = store.load(cid);
+      const status = store.status(rec);
+      // OOM kills first: the one that ended the container is reported before events exits.
+      const now = control.oomKills(store, cid) ?? 0;
+      for (; ooms < now; ooms++) emit('oom');
+      if (status === 'stopped') return;
+      emit('stats', control.stats(store, cid));
+      await new Promise((r) => setTimeout(r, interval));
+    }
+  },
+  features: () => {
+    const { features } = require('../container/features') as typeof import('../container/features');
+    const { ociRuntime } = require('../container/oci') as typeof import('../container/oci');
+    const oci = ociRuntime();
+    out(`${JSON.stringify(oci.validateFeatures(features(oci.OCI_VERSION)), null, '    ')}\n`);
+  },
+  checkpoint: () => {
+    throw new UnimplementedError('checkpoint is not supported by podrun (no CRIU integration)');
+  },
+  restore: () => {
+    throw new UnimplementedError('restore is not supported by podrun (no CRIU integration)');
+  },
+};
+
+function globalsOf(p: Parsed): GlobalArgs {
+  return {
+    root: (str(p.opts['root']) ?? '/run/podkit/runtime') as string,
+    ...(str(p.opts['log']) ? { log: str(p.opts['log']) } : {}),
+    logFormat: p.opts['log-format'] === 'json' ? 'json' : 'text',
+    debug: p.opts['debug'] === true,
+  };
+}
+
+async function dispatch(p: Parsed): Promise<void> {
+  const g = globalsOf(p);
+  const logger = new Logger(g);
+  try {
+    if (p.opts['systemd-cgroup'] === true) {
+      throw invalidField('--systemd-cgroup', 'the systemd cgroup driver is not supported by podrun; use cgroupfs paths (SystemdCgroup = false)');
+    }
+    logger.log('debug', `podrun ${p.command} ${JSON.stringify(p.positionals)}`);
+    await (HANDLERS[p.command] as Handler)(p, g, logger);
+  } catch (err) {
+    logger.log('error', (err as Error).message ?? String(err));
+    const stack = (err as Error).stack;
+    if (g.debug && stack) logger.log('debug', stack);
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+function yargsOption(spec: OptionSpec): Record<string, unknown> {
+  return {
+    type: spec.kind === 'array' ? 'string' : spec.kind,
+    ...(spec.kind === 'array' ? { array: true } : {}),
+    ...(spec.alias ? { alias: spec.alias } : {}),
+    ...(spec.choices ? { choices: spec.choices } : {}),
+    ...(spec.default !== undefined ? { default: spec.default } : {}),
+    describe: spec.describe,
+  };
+}
+
+/**
+ * The yargs parser generated from the command table: it prints --help and explains usage errors. Its
+ * handlers do nothing: a command line yargs accepts is run by the table parser.
+ */
+export function buildParser(argv: string[]) {
   const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
-  return yargs(argv)
+  let y = yargs(argv)
     .scriptName('podrun')
-    .usage('$0 [global options] <command> [options]\n\npodrun runs OCI bundles (a runc-compatible CLI of podkit).')
-    .option('root', { type: 'string', default: '/run/podkit/runtime', describe: 'state folder' })
-    .option('log', { type: 'string', describe: 'log file (default: stderr)' })
-    .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log format' })
-    .option('debug', { type: 'boolean', default: false, describe: 'debug logging' })
-    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'not supported (cgroupfs only)' })
-    .command(
-      'spec',
-      'write a default config.json into the bundle',
-      (y) => y.option('bundle', { alias: 'b', type: 'string', default: '.' }).option('rootless', { type: 'boolean', default: false }),
-      action<{ bundle: string; rootless: boolean }>((a) => {
-        const fs = require('node:fs') as typeof import('node:fs');
-        const path = require('node:path') as typeof import('node:path');
-        const { defaultSpec } = require('../container/spec-file') as typeof import('../container/spec-file');
-        const file = path.join(a.bundle, 'config.json');
-        if (fs.existsSync(file)) throw new AlreadyExistsError(`File ${file} exists. Remove it first`);
-        fs.writeFileSync(file, `${JSON.stringify(defaultSpec({ rootless: a.rootless }), null, '\t')}\n`);
-      }),
-    )
-    .command(
-      'create <id>',
-      'create a container (its process waits for `start`)',
-      (y) => withCreateOptions(y),
-      action<CreateArgs>(async (a, logger) => {
-        const created = await createFromCli(a, logger);
-        require('node:fs').closeSync(created.pidfd);
-      }),
-    )
-    .command(
-      'start <id>',
-      'start a created container',
-      (y) => y.positional('id', { type: 'string', demandOption: true }),
-      action<{ id: string }>(async (a) => {
-        const { start } = require('../container/start') as typeof import('../container/start');
-        await start(runtimeStore(a), a.id);
-      }),
-    )
-    .command(
-      'run <id>',
-      'create and start a container; without --detach, wait for it, delete it and exit with its code',
-      (y) => withCreateOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false }).option('keep', { type: 'boolean', default: false }),
-      action<CreateArgs & { detach: boolean; keep: boolean }>(async (a, logger) => {
-        const created = await createFromCli(a, logger);
-        const fs = require('node:fs') as typeof import('node:fs');
-        const { start } = require('../container/start') as typeof import('../container/start');
-        const store = runtimeStore(a);
-        if (a.detach) {
-          fs.closeSync(created.pidfd);
-          await start(store, a.id);
-          return;
-        }
-        const code = waitAndForward(created.pidfd, logger);
-        try {
-          await start(store, a.id);
-        } catch (err) {
-          const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
-          await deleteContainer(store, a.id, { force: true }).catch(() => undefined);
-          throw err;
-        }
-        process.exitCode = await code;
-        fs.closeSync(created.pidfd);
-        if (!a.keep) {
-          const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
-          await deleteContainer(store, a.id, { force: true });
-        }
-      }),
-    )
-    .command(
-      'state <id>',
-      'print the state of a container (JSON)',
-      (y) => y.positional('id', { type: 'string', demandOption: true }),
-      action<{ id: string }>((a) => {
-        const { state } = require('../container/query') as typeof import('../container/query');
-        process.stdout.write(`${JSON.stringify(state(runtimeStore(a), a.id), null, '  ')}\n`);
-      }),
-    )
-    .command(
-      'kill <id> [signal]',
-      'send a signal (name or number, default SIGTERM) to the container',
-      (y) =>
-        y
-          .positional('id', { type: 'string', demandOption: true })
-          .positional('signal', { type: 'string', default: 'SIGTERM' })
-          .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'signal every process of the container' }),
-      action<{ id: string; signal: string; all: boolean }>((a) => {
-        const { kill } = require('../container/kill') as typeof import('../container/kill');
-        const { parseSignal } = require('../sys/process') as typeof import('../sys/process');
-        kill(runtimeStore(a), a.id, parseSignal(a.signal), { all: a.all });
-      }),
-    )
-    .command(
-      'delete <id>',
-      'delete a container',
-      (y) => y.positional('id', { type: 'string', demandOption: true }).option('force', { alias: 'f', type: 'boolean', default: false }),
-      action<{ id: string; force: boolean }>(async (a) => {
-        const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
-        await deleteContainer(runtimeStore(a), a.id, { force: a.force });
-      }),
-    )
-    .command(
-      'exec <id> [command..]',
-      'run a process in a container',
-      (y) =>
-        y
-          .positional('id', { type: 'string', demandOption: true })
-          .positional('command', { type: 'string', array: true, default: [] as string[] })
-          .option('process', { alias: 'p', type: 'string', describe: 'path to a process.json' })
-          .option('detach', { alias: 'd', type: 'boolean', default: false })
-          .option('pid-file', { type: 'string' })
-          .option('cwd', { type: 'string' })
-          .option('env', { alias: 'e', type: 'string', array: true, default: [] as string[] })
-          .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid]' })
-          .option('additional-gids', { alias: 'g', type: 'number', array: true })
-          .option('tty', { alias: 't', type: 'boolean', default: false })
-          .option('console-socket', { type: 'string' }),
-      action<{
-        id: string;
-        command: string[];
-        process?: string;
-        detach: boolean;
-        pidFile?: string;
-        cwd?: string;
-        env: string[];
-        user?: string;
-        additionalGids?: number[];
-        tty: boolean;
-        consoleSocket?: string;
-      }>(async (a, logger) => {
-        if (a.tty || a.consoleSocket) throw invalidField('--tty', 'terminals are not supported by podrun yet');
-        const fs = require('node:fs') as typeof import('node:fs');
-        const { exec } = require('../container/exec') as typeof import('../container/exec');
-        let processDoc: unknown;
-        if (a.process) {
-          try {
-            processDoc = JSON.parse(fs.readFileSync(a.process, 'utf8'));
-          } catch (err) {
-            throw invalidField('--process', `cannot read ${a.process}: ${(err as Error).message}`);
-          }
-        }
-        const command = [...a.command, ...((a as unknown as { '--'?: (string | number)[] })['--'] ?? []).map(String)];
-        if (!a.process && command.length === 0) {
-          throw invalidField('command', 'give the command to run, or --process');
-        }
-        const user = a.user ? { ...parseUser(a.user), ...(a.additionalGids ? { additionalGids: a.additionalGids } : {}) } : undefined;
-        const r = await exec(runtimeStore(a), a.id, { process: processDoc, args: command, cwd: a.cwd, env: a.env, user, pidFile: a.pidFile });
-        for (const w of r.warnings) logger.log('warning', w);
-        if (a.detach) {
-          fs.closeSync(r.pidfd);
-          return;
-        }
-        process.exitCode = await waitAndForward(r.pidfd, logger);
-        fs.closeSync(r.pidfd);
-      }),
-    )
-    .command(
-      ['list', 'ps'],
-      'list containers',
-      (y) => y.option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const }).option('quiet', { alias: 'q', type: 'boolean', default: false }),
-      action<{ format: 'table' | 'json'; quiet: boolean }>((a) => {
-        const { list } = require('../container/query') as typeof import('../container/query');
-        const all = list(runtimeStore(a));
-        if (a.quiet) {
-          process.stdout.write(all.map((c) => `${c.id}\n`).join(''));
-        } else if (a.format === 'json') {
-          // runc (Go) prints `null` for no containers.
-          process.stdout.write(`${all.length === 0 ? 'null' : JSON.stringify(all)}\n`);
-        } else {
-          const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...all.map((c) => [c.id, String(c.pid), c.status, c.bundle, c.created, c.owner])];
-          const widths = rows.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
-          process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('')).join('\n') + '\n');
-        }
-      }),
-    )
+    .usage('$0 [global options] <command> [options]\n\npodrun runs OCI bundles (a runc-compatible CLI of podkit).');
+  for (const [name, spec] of Object.entries(GLOBAL_OPTIONS)) y = y.option(name, yargsOption(spec));
+  for (const [name, cmd] of Object.entries(COMMANDS)) {
+    const usage = [name, ...cmd.positionals.map((p, i) => (i < cmd.required ? `<${p}>` : `[${p}]`))].join(' ');
+    y = y.command(
+      [usage, ...(cmd.aliases ?? [])],
+      cmd.describe,
+      (b) => {
+        let c = b;
+        for (const [o, spec] of Object.entries(cmd.options)) c = c.option(o, yargsOption(spec));
+        return c;
+      },
+      () => undefined,
+    );
+  }
+  return y
     .demandCommand(1, 'give a command (see --help)')
-    .parserConfiguration({ 'populate--': true })
     .strict()
     .version(false)
     .help()
+    .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
-      // Thrown (not printed here) so yargs runs no handler after a usage error.
       throw new InvalidArgumentError(msg, { details: { usage: true } });
-    }) as unknown as Argv<GlobalArgs>;
-}
-
-const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--log', '--log-format']);
-const EXEC_VALUE_OPTIONS = new Set(['--process', '-p', '--pid-file', '--cwd', '--env', '-e', '--user', '-u', '--additional-gids', '-g', '--console-socket']);
-
-/**
- * `exec <id> <command...>`: everything after the id is the command, options included (`sh -c ...`),
- * as with runc. yargs would read `-c` as its own option, so a `--` is put before the command.
- */
-export function splitExecCommand(argv: readonly string[]): string[] {
-  let i = 0;
-  while (i < argv.length && argv[i] !== 'exec') {
-    const a = argv[i] as string;
-    i += a.startsWith('-') && !a.includes('=') && GLOBAL_VALUE_OPTIONS.has(a) ? 2 : 1;
-  }
-  if (i >= argv.length) return [...argv];
-  let seenId = false;
-  for (let j = i + 1; j < argv.length; j++) {
-    const a = argv[j] as string;
-    if (a === '--') return [...argv];
-    if (a.startsWith('-') && a !== '-') {
-      if (!a.includes('=') && EXEC_VALUE_OPTIONS.has(a)) j++;
-      continue;
-    }
-    if (!seenId) {
-      seenId = true;
-      continue;
-    }
-    return [...argv.slice(0, j), '--', ...argv.slice(j)];
-  }
-  return [...argv];
+    });
 }
 
 export async function main(argv: string[]): Promise<void> {
-  try {
-    await buildParser(splitExecCommand(argv)).parseAsync();
-  } catch (err) {
-    require('node:fs').writeSync(2, `podrun: ${(err as Error).message}\n`);
-    process.exitCode = exitCodeFor(err);
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    // runc's shape (go-runc's Version() reads "<name> version X", "commit:" and "spec:" lines).
+    const { ociRuntime } = require('../container/oci') as typeof import('../container/oci');
+    const pkg = require('../../package.json') as { version: string };
+    out(`podrun version ${pkg.version}\ncommit: podkit\nspec: ${ociRuntime().OCI_VERSION}\n`);
+    return;
   }
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof NotFastPath)) throw err;
+    // Help or a usage error: yargs explains it (and prints help for --help).
+    try {
+      await buildParser(argv).parseAsync();
+      if (!/^help$/.test(err.message)) throw new InvalidArgumentError(err.message, { details: { usage: true } });
+    } catch (e) {
+      require('node:fs').writeSync(2, `podrun: ${(e as Error).message}\n`);
+      process.exitCode = exitCodeFor(e);
+    }
+    return;
+  }
+  await dispatch(parsed);
 }

@@ -8,7 +8,7 @@ import { mkfifo } from '../sys/fsnodes';
 import { pidfdInode, readProcStat, type SpawnInitOptions } from '../sys/process';
 import { runInit } from './init-driver';
 import { loadSpec } from './spec-file';
-import { writeFileAtomic, type StateRecord, type StateStore } from './store';
+import { rfc3339Nano, writeFileAtomic, type StateRecord, type StateStore } from './store';
 
 export interface CreateOptions {
   /** Bundle directory (default: the current directory). */
@@ -17,6 +17,10 @@ export interface CreateOptions {
   pidFile?: string;
   /** MS_MOVE + chroot instead of pivot_root. */
   noPivot?: boolean;
+  /** `--console-socket`: for a `process.terminal` config, where the pty master is sent. */
+  consoleSocket?: string;
+  /** `--preserve-fds`: this process's fds 3 .. 3+N-1 are passed to the container as the same numbers. */
+  preserveFds?: number;
   /** The container's stdio (default: this process's). */
   stdio?: SpawnInitOptions;
 }
@@ -26,6 +30,12 @@ export interface Created {
   /** pidfd of the container's init (close-on-exec); the caller owns it. */
   pidfd: number;
   warnings: string[];
+}
+
+/** stdio options plus this process's fds 3 .. 3+n-1 (`--preserve-fds n`). */
+export function withExtraFds(stdio: SpawnInitOptions | undefined, n = 0): SpawnInitOptions | undefined {
+  if (!n) return stdio;
+  return { ...stdio, extraFds: Array.from({ length: n }, (_, i) => 3 + i) };
 }
 
 export async function create(store: StateStore, id: string, opts: CreateOptions = {}): Promise<Created> {
@@ -40,6 +50,8 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     execFifo: fifo,
     cgroupMounts: hs.flatMap((h) => (cgroupPaths[h.name] ? [{ name: h.name, source: cgroupPaths[h.name] as string }] : [])),
     noPivot: opts.noPivot,
+    ...(opts.consoleSocket ? { consoleSocket: path.resolve(opts.consoleSocket) } : {}),
+    ...(opts.preserveFds ? { preserveFds: opts.preserveFds } : {}),
   });
   const rootfs = plan.rootfs?.path ?? '';
   if (!fs.existsSync(rootfs)) throw new FailedPreconditionError(`root.path: rootfs ${rootfs} does not exist`, { details: { field: '/root/path' } });
@@ -53,7 +65,7 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     pid: 0,
     startTime: '0',
     pidfdInode: '0',
-    created: new Date().toISOString(),
+    created: rfc3339Nano(),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     cgroupPaths,
     namespaces: types,
@@ -69,7 +81,7 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     // mknod applied our umask; the container's user (any uid) must be able to open it for writing.
     fs.chmodSync(fifo, 0o622);
     const init = await runInit(plan, {
-      stdio: opts.stdio,
+      stdio: withExtraFds(opts.stdio, opts.preserveFds),
       place: (pid) => cg.placeProcess(cgroupPaths, pid),
       // The durable record (pid, start time, pidfd inode) is written while the init builds its rootfs.
       // Until `ready` the status reads "created" already; `start` would just wait on the FIFO.

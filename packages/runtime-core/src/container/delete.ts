@@ -1,7 +1,7 @@
 /** `delete`: stop what is left (created, or running with force), then remove cgroups and state. */
 import * as fs from 'node:fs';
 import { FailedPreconditionError, isNotFound } from '@podkit/errdefs';
-import { cgroupPids, removeCgroups } from '../cgroups/v1';
+import { cgroupPids, removeCgroups, setFrozen } from '../cgroups/v1';
 import { pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
 import { can } from './state';
 import type { StateRecord, StateStore } from './store';
@@ -37,8 +37,10 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
   try {
     rec = store.load(id);
   } catch (err) {
-    // A folder without a record: a `create` that died before writing it. --force clears the name.
-    if (opts.force && isNotFound(err) && fs.existsSync(store.dir(id))) {
+    // A folder without a record: a `create` that died before writing it. --force clears the name,
+    // and (as runc) succeeds when there is nothing at all: containerd's shim force-deletes during its
+    // cleanup whether or not the container is still there.
+    if (opts.force && isNotFound(err)) {
       store.remove(id);
       return;
     }
@@ -46,9 +48,9 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
   }
   const status = store.status(rec);
   if (!(opts.force ? can.forceDelete(status) : can.delete(status))) {
-    throw new FailedPreconditionError(`cannot delete container "${id}" that is ${status}${status === 'running' ? ' (use --force)' : ''}`);
+    throw new FailedPreconditionError(`cannot delete container "${id}" that is ${status}${status === 'running' || status === 'paused' ? ' (use --force)' : ''}`);
   }
-  const pidfd = status === 'created' || status === 'running' ? openIfAlive(store, rec) : undefined;
+  const pidfd = status === 'created' || status === 'running' || status === 'paused' ? openIfAlive(store, rec) : undefined;
   if (pidfd !== undefined) {
     try {
       const exited = opts.exited ?? watchExit(pidfd).exited;
@@ -58,6 +60,8 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
         if (!isNotFound(err)) throw err; // exited meanwhile
       }
       if (!rec.ownPidNamespace) killAll(rec);
+      // Frozen tasks die only once thawed.
+      if (status === 'paused') await setFrozen(rec.cgroupPaths, false);
       await exited;
     } finally {
       fs.closeSync(pidfd);

@@ -2,10 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FailedPreconditionError } from '@podkit/errdefs';
-import { validateProcess, type Process } from '@podkit/oci-spec';
+import type { Process } from '@podkit/oci-spec';
+import { ociRuntime } from './oci';
 import { buildExecPlan } from '../plan/build';
 import { placeProcess } from '../cgroups/v1';
 import { type SpawnInitOptions } from '../sys/process';
+import { withExtraFds } from './create';
 import { runInit } from './init-driver';
 import { can } from './state';
 import { writeFileAtomic, type StateStore } from './store';
@@ -18,6 +20,12 @@ export interface ExecOptions {
   env?: string[];
   user?: { uid: number; gid: number; additionalGids?: number[] };
   pidFile?: string;
+  /** A terminal (with bare args; a process file says so itself with `terminal`). */
+  tty?: boolean;
+  /** Where the pty master of a terminal is sent. */
+  consoleSocket?: string;
+  /** `--preserve-fds`: this process's fds 3 .. 3+N-1 are passed to the process as the same numbers. */
+  preserveFds?: number;
   stdio?: SpawnInitOptions;
 }
 
@@ -37,24 +45,25 @@ export async function exec(store: StateStore, id: string, opts: ExecOptions): Pr
   if (!can.exec(status)) throw new FailedPreconditionError(`cannot exec in container "${id}" that is ${status}`);
   let proc: Process;
   if (opts.process !== undefined) {
-    proc = validateProcess(opts.process);
+    proc = ociRuntime().validateProcess(opts.process);
   } else {
     if (!opts.args?.length) throw new FailedPreconditionError('exec: give the command (args) or a process file');
     const base = rec.process;
     proc = {
       ...base,
-      terminal: false,
+      terminal: opts.tty === true,
       args: opts.args,
       cwd: opts.cwd ?? base.cwd,
       env: mergeEnv(base.env ?? [], opts.env ?? []),
       user: opts.user ?? base.user,
     };
   }
-  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces);
+  if (opts.tty && opts.process !== undefined) proc = { ...proc, terminal: true };
+  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0);
   // Re-check the init right before using its /proc/<pid>/ns paths.
   const check = store.openProcess(rec);
   fs.closeSync(check);
-  const init = await runInit(plan, { stdio: opts.stdio, place: (pid) => placeProcess(rec.cgroupPaths, pid) });
+  const init = await runInit(plan, { stdio: withExtraFds(opts.stdio, opts.preserveFds), place: (pid) => placeProcess(rec.cgroupPaths, pid) });
   if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
   return { pid: init.pid, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
 }

@@ -1,22 +1,33 @@
-/** `kill`: signal the container's init through a pidfd (or, with `all`, every process of its cgroup). */
+/**
+ * `kill`: signal the container's init through a pidfd, or with `all` every process of its cgroup:
+ * the cgroup is frozen while it is enumerated and signalled (so no process forks past the signal),
+ * then thawed (as runc's `kill --all` on cgroup v1).
+ */
 import * as fs from 'node:fs';
 import { FailedPreconditionError } from '@podkit/errdefs';
-import { cgroupPids } from '../cgroups/v1';
+import { cgroupPids, freezerState, setFrozen } from '../cgroups/v1';
 import { pidfdSignal } from '../sys/process';
 import { can } from './state';
 import type { StateStore } from './store';
 
-export function kill(store: StateStore, id: string, signal: number, opts: { all?: boolean } = {}): void {
+export async function kill(store: StateStore, id: string, signal: number, opts: { all?: boolean } = {}): Promise<void> {
   const rec = store.load(id);
   const status = store.status(rec);
-  if (!can.kill(status)) throw new FailedPreconditionError(`container "${id}" is not running (${status})`);
-  const pidfd = store.openProcess(rec);
-  try {
-    pidfdSignal(pidfd, signal);
-  } finally {
-    fs.closeSync(pidfd);
+  // "container not running" is the text containerd's shim matches to treat a kill of an exited task as NotFound.
+  if (!can.kill(status)) throw new FailedPreconditionError(`container not running: "${id}" is ${status}`);
+  if (!opts.all) {
+    const pidfd = store.openProcess(rec);
+    try {
+      pidfdSignal(pidfd, signal);
+    } finally {
+      fs.closeSync(pidfd);
+    }
+    return;
   }
-  if (opts.all) {
+  const wasFrozen = freezerState(rec.cgroupPaths) !== 'THAWED';
+  const canFreeze = rec.cgroupPaths['freezer'] !== undefined;
+  if (canFreeze && !wasFrozen) await setFrozen(rec.cgroupPaths, true);
+  try {
     for (const pid of cgroupPids(rec.cgroupPaths)) {
       try {
         process.kill(pid, signal);
@@ -24,5 +35,7 @@ export function kill(store: StateStore, id: string, signal: number, opts: { all?
         /* exited meanwhile */
       }
     }
+  } finally {
+    if (canFreeze && !wasFrozen) await setFrozen(rec.cgroupPaths, false);
   }
 }

@@ -1,6 +1,6 @@
 /** `state` and `list`, in runc's JSON shapes. */
 import * as fs from 'node:fs';
-import { OCI_VERSION } from '@podkit/oci-spec';
+import { ociRuntime } from './oci';
 import type { Status } from './state';
 import type { StateRecord, StateStore } from './store';
 
@@ -20,7 +20,7 @@ export interface ContainerState {
 export function describe(store: StateStore, rec: StateRecord): ContainerState {
   const status = store.status(rec);
   return {
-    ociVersion: OCI_VERSION,
+    ociVersion: ociRuntime().OCI_VERSION,
     id: rec.id,
     pid: status === 'stopped' ? 0 : rec.pid,
     status,

@@ -12,6 +12,15 @@ const root = process.getuid?.() === 0;
 const describeRoot = root ? describe : describe.skip;
 if (!root) console.warn('runtime.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
 
+/** Polls until `fn` holds (no fixed sleeps), for up to 10 s. */
+async function waitFor(fn: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function nsInode(pid: number | 'self', type: string): string {
   return fs.readlinkSync(`/proc/${pid}/ns/${type}`);
 }
@@ -234,9 +243,9 @@ describeRoot('container runtime (privileged)', () => {
     expect(env.runtime.state(c.id).status).toBe('running');
     const err = await env.runtime.delete(c.id).catch((e: unknown) => e);
     expect(isFailedPrecondition(err)).toBe(true);
-    env.runtime.kill(c.id, 'KILL');
+    await env.runtime.kill(c.id, 'KILL');
     expect(await env.runtime.wait(c.id)).toMatchObject({ exitCode: null, signal: 9 });
-    expect(() => env.runtime.kill(c.id, 9)).toThrow(/not running/);
+    await expect(env.runtime.kill(c.id, 9)).rejects.toThrow(/not running/);
     await env.runtime.delete(c.id);
 
     const d = await env.create(env.spec(['sleep', '1000']));
@@ -298,7 +307,7 @@ describeRoot('container runtime (privileged)', () => {
     });
     expect(r.stdout).toMatch(/^\s*1 pause$/m);
     expect(r.stdout).toContain(nsInode(ppid, 'net'));
-    env.runtime.kill(pause.id, 'TERM');
+    await env.runtime.kill(pause.id, 'TERM');
     expect(await env.runtime.wait(pause.id)).toMatchObject({ exitCode: 0 });
     await env.runtime.delete(pause.id);
   });
@@ -332,5 +341,46 @@ describeRoot('container runtime (privileged)', () => {
       s.linux!.resources = { ...s.linux!.resources, cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' } };
     });
     expect(r.stdout).toBe('512\n50000\n0\n');
+  });
+
+  it('pauses and resumes (freezer), lists pids, updates limits, reports stats, kills --all', async () => {
+    const c = await env.create(env.spec(['sh', '-c', 'sleep 1000 & sleep 1000 & wait']));
+    await env.runtime.start(c.id);
+    const rec = env.runtime.store.load(c.id);
+    await waitFor(() => env.runtime.pids(c.id).length === 3);
+    expect(env.runtime.pids(c.id)).toContain(rec.pid);
+
+    await env.runtime.pause(c.id);
+    expect(env.runtime.state(c.id).status).toBe('paused');
+    expect(fs.readFileSync(path.join(rec.cgroupPaths['freezer']!, 'freezer.state'), 'utf8').trim()).toBe('FROZEN');
+    await expect(env.runtime.exec(c.id, { args: ['true'] })).rejects.toThrow(/paused/);
+    await expect(env.runtime.pause(c.id)).rejects.toThrow(/container is paused/);
+    await env.runtime.resume(c.id);
+    expect(env.runtime.state(c.id).status).toBe('running');
+
+    env.runtime.update(c.id, { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } });
+    expect(fs.readFileSync(path.join(rec.cgroupPaths['memory']!, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+    const st = env.runtime.stats(c.id) as { pids: { current: number; limit: number }; memory: { usage: { limit: number } } };
+    expect(st.pids).toEqual({ current: 3, limit: 50 });
+    expect(st.memory.usage.limit).toBe(64 * 1024 * 1024);
+
+    // kill --all on a paused container: every process is signalled, the cgroup stays frozen until resumed.
+    await env.runtime.pause(c.id);
+    await env.runtime.kill(c.id, 'KILL', { all: true });
+    expect(env.runtime.state(c.id).status).toBe('paused');
+    await env.runtime.resume(c.id);
+    expect(await env.runtime.wait(c.id)).toMatchObject({ signal: 9 });
+    await waitFor(() => env.runtime.store.status(rec) === 'stopped');
+    await expect(env.runtime.pause(c.id)).rejects.toThrow(/container not running/);
+    await env.runtime.delete(c.id);
+  });
+
+  it('delete --force of a paused container thaws and kills it', async () => {
+    const c = await env.create(env.spec(['sleep', '1000']));
+    await env.runtime.start(c.id);
+    await env.runtime.pause(c.id);
+    await expect(env.runtime.delete(c.id)).rejects.toThrow(/paused \(use --force\)/);
+    await env.runtime.delete(c.id, { force: true });
+    expect(env.runtime.list().map((x) => x.id)).not.toContain(c.id);
   });
 });

@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import { FailedPreconditionError } from '@podkit/errdefs';
 import { parseSignal, pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
+import type { LinuxResources } from '@podkit/oci-spec';
+import { pause, pids, resume, stats, update } from './control';
 import { create, type CreateOptions } from './create';
 import { deleteContainer } from './delete';
 import { exec, type ExecOptions } from './exec';
@@ -60,8 +62,29 @@ export class Runtime {
     return list(this.store);
   }
 
-  kill(id: string, signal: number | string = 'SIGTERM', opts: { all?: boolean } = {}): void {
-    kill(this.store, id, parseSignal(signal), opts);
+  kill(id: string, signal: number | string = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
+    return kill(this.store, id, parseSignal(signal), opts);
+  }
+
+  pause(id: string): Promise<void> {
+    return pause(this.store, id);
+  }
+
+  resume(id: string): Promise<void> {
+    return resume(this.store, id);
+  }
+
+  /** Pids of the container's processes (host pid namespace). */
+  pids(id: string): number[] {
+    return pids(this.store, id);
+  }
+
+  update(id: string, resources: LinuxResources): void {
+    update(this.store, id, resources);
+  }
+
+  stats(id: string): Record<string, unknown> {
+    return stats(this.store, id);
   }
 
   /** The exit status of a container this Runtime created. */

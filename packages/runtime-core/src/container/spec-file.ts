@@ -2,9 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidField, NotFoundError, toPodkitError } from '@podkit/errdefs';
-import { defaultSpec, validateSpec, type Spec } from '@podkit/oci-spec';
+import type { DefaultSpecOptions, Spec } from '@podkit/oci-spec';
+import { ociRuntime } from './oci';
 
-export { defaultSpec };
+export function defaultSpec(opts?: DefaultSpecOptions): Spec {
+  return ociRuntime().defaultSpec(opts);
+}
 
 export function loadSpec(bundle: string): Spec {
   const file = path.join(bundle, 'config.json');
@@ -21,5 +24,5 @@ export function loadSpec(bundle: string): Spec {
   } catch (err) {
     throw invalidField('config.json', `not valid JSON: ${(err as Error).message}`);
   }
-  return validateSpec(doc);
+  return ociRuntime().validateSpec(doc);
 }

@@ -2,10 +2,11 @@ import { ALL_STATUSES, can, type Status } from './state';
 
 // One row per status, one column per predicate: the whole table is checked.
 const TABLE: Record<Status, Record<keyof typeof can, boolean>> = {
-  creating: { start: false, kill: false, delete: false, forceDelete: true, exec: false },
-  created: { start: true, kill: true, delete: true, forceDelete: true, exec: true },
-  running: { start: false, kill: true, delete: false, forceDelete: true, exec: true },
-  stopped: { start: false, kill: false, delete: true, forceDelete: true, exec: false },
+  creating: { start: false, kill: false, delete: false, forceDelete: true, exec: false, pause: false, resume: false, inspect: false },
+  created: { start: true, kill: true, delete: true, forceDelete: true, exec: true, pause: true, resume: false, inspect: true },
+  running: { start: false, kill: true, delete: false, forceDelete: true, exec: true, pause: true, resume: false, inspect: true },
+  paused: { start: false, kill: true, delete: false, forceDelete: true, exec: false, pause: false, resume: true, inspect: true },
+  stopped: { start: false, kill: false, delete: true, forceDelete: true, exec: false, pause: false, resume: false, inspect: false },
 };
 
 describe('container state machine', () => {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlreadyExistsError, invalidField, NotFoundError, toPodkitError } from '@podkit/errdefs';
 import type { Process } from '@podkit/oci-spec';
+import { freezerState } from '../cgroups/v1';
 import { pidfdInode, pidfdOpen, readProcStat } from '../sys/process';
 import type { Status } from './state';
 
@@ -69,6 +70,16 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600, durabl
   }
 }
 
+/**
+ * Now in RFC 3339 with nanoseconds (`2006-01-02T15:04:05.999999999Z`, as Go's RFC3339Nano and runc's
+ * `created`). The clock has microsecond resolution here; the last three digits are zero.
+ */
+export function rfc3339Nano(ms: number = performance.timeOrigin + performance.now()): string {
+  const whole = Math.floor(ms);
+  const micros = Math.min(999, Math.floor((ms - whole) * 1000));
+  return `${new Date(whole).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}000Z`;
+}
+
 export class StateStore {
   constructor(readonly root: string = DEFAULT_ROOT) {}
 
@@ -127,11 +138,13 @@ export class StateStore {
 
   /**
    * The current status, from the process itself: gone, a zombie or a different process (start time or
-   * pidfd inode differ) → stopped; alive with the exec FIFO present → created; else running.
+   * pidfd inode differ) → stopped; its cgroup frozen → paused; alive with the exec FIFO present →
+   * created; else running.
    */
   status(rec: StateRecord): Status {
     if (rec.pid === 0) return 'creating';
     if (!this.alive(rec)) return 'stopped';
+    if (freezerState(rec.cgroupPaths) !== 'THAWED') return 'paused';
     return fs.existsSync(this.fifo(rec.id)) ? 'created' : 'running';
   }
 

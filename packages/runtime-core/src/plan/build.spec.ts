@@ -76,6 +76,18 @@ describe('buildCreatePlan', () => {
     expect(plan.clone).toEqual(['pid', 'uts']);
   });
 
+  it('plans a console for a terminal with --console-socket', () => {
+    const { plan } = buildCreatePlan(
+      spec((s) => {
+        s.process!.terminal = true;
+        s.process!.consoleSize = { height: 24, width: 80 };
+      }),
+      { ...ctx, consoleSocket: '/tmp/console.sock' },
+    );
+    expect(plan.console).toEqual({ socket: '/tmp/console.sock', height: 24, width: 80 });
+    expect(issuesOf(() => buildCreatePlan(spec(), { ...ctx, consoleSocket: 'rel.sock' }))).toEqual(['--console-socket']);
+  });
+
   it('rejects unsupported fields by path instead of ignoring them', () => {
     const paths = issuesOf(() =>
       buildCreatePlan(
@@ -90,7 +102,7 @@ describe('buildCreatePlan', () => {
         ctx,
       ),
     );
-    expect(paths).toEqual(['/process/terminal', '/process/apparmorProfile', '/hooks', '/linux/namespaces/5/type', '/linux/seccomp', '/linux/resources/blockIO']);
+    expect(paths).toEqual(['/process/apparmorProfile', '/hooks', '/linux/namespaces/5/type', '/linux/seccomp', '/linux/resources/blockIO', '/process/terminal']);
   });
 
   it('checks hostname, sysctls, capabilities, rlimits, mounts and cwd with field paths', () => {
@@ -120,6 +132,12 @@ describe('buildCreatePlan', () => {
     ]);
   });
 
+  it('rejects linux.devices paths that leave /dev or are not normalised', () => {
+    for (const p of ['/dev/../etc/shadow', '/dev/./x', '/dev/pts/../../etc/passwd', '/dev//x']) {
+      expect(issuesOf(() => buildCreatePlan(spec((s) => (s.linux!.devices = [{ path: p, type: 'c', major: 1, minor: 3 }])), ctx))).toEqual(['/linux/devices/0/path']);
+    }
+  });
+
   it('adds default devices only with a /dev mount, letting linux.devices override them', () => {
     const noDev = buildCreatePlan(spec((s) => (s.mounts = s.mounts!.filter((m) => m.destination !== '/dev'))), ctx).plan;
     expect(noDev.rootfs!.devices).toEqual([]);
@@ -137,7 +155,10 @@ describe('buildExecPlan', () => {
     expect(plan.rootfs).toBeUndefined();
   });
 
-  it('rejects a terminal', () => {
+  it('needs a console socket for a terminal, and a terminal for a console socket (as runc)', () => {
     expect(issuesOf(() => buildExecPlan({ args: ['ls'], cwd: '/', terminal: true }, 1, []))).toEqual(['/process/terminal']);
+    expect(issuesOf(() => buildExecPlan({ args: ['ls'], cwd: '/' }, 1, [], '/process', '/run/c.sock'))).toEqual(['--console-socket']);
+    const { plan } = buildExecPlan({ args: ['sh'], cwd: '/', terminal: true, consoleSize: { height: 30, width: 100 } }, 1, [], '/process', '/run/c.sock');
+    expect(plan).toMatchObject({ setsid: true, console: { socket: '/run/c.sock', height: 30, width: 100 } });
   });
 });

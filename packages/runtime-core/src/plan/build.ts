@@ -20,13 +20,33 @@ export interface CreatePlanContext {
   cgroupMounts: { name: string; source: string }[];
   /** Use MS_MOVE + chroot instead of pivot_root (`--no-pivot`). */
   noPivot?: boolean;
+  /** `--console-socket`: where the pty master of a `process.terminal` container is sent. */
+  consoleSocket?: string;
+  /** `--preserve-fds`: how many fds from 3 on the process keeps. */
+  preserveFds?: number;
+}
+
+/**
+ * The console part of a plan. As runc: a terminal needs a console socket (podrun never holds the pty
+ * master itself), and a console socket needs a terminal.
+ */
+export function consolePlan(proc: Process | undefined, base: string, consoleSocket: string | undefined, issues: FieldIssue[]): Plan['console'] {
+  if (proc?.terminal) {
+    if (!consoleSocket) {
+      issues.push({ path: `${base}/terminal`, reason: 'a terminal needs --console-socket (the pty master is sent there)' });
+      return undefined;
+    }
+    if (!consoleSocket.startsWith('/')) issues.push({ path: '--console-socket', reason: 'must be an absolute path' });
+    return { socket: consoleSocket, ...(proc.consoleSize ? { height: proc.consoleSize.height, width: proc.consoleSize.width } : {}) };
+  }
+  if (consoleSocket) issues.push({ path: '--console-socket', reason: `needs a terminal (${base}/terminal is false)` });
+  return undefined;
 }
 
 /** Fields of a config this runtime rejects for now, each with a reason. */
 export function unsupportedIssues(spec: Spec): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const later = (p: string, what: string) => issues.push({ path: p, reason: `${what} is not supported by podrun yet` });
-  if (spec.process?.terminal) later('/process/terminal', 'a terminal (console socket)');
   if (spec.process) processUnsupported(spec.process, '/process', issues);
   if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length > 0)) later('/hooks', 'hooks');
   const l = spec.linux;
@@ -69,7 +89,6 @@ function processUnsupported(p: Process, base: string, issues: FieldIssue[]): voi
   if (p.ioPriority) later('ioPriority', 'I/O priority');
   if (p.execCPUAffinity) later('execCPUAffinity', 'exec CPU affinity');
   if (p.commandLine !== undefined) later('commandLine', 'commandLine (Windows)');
-  if (p.consoleSize) later('consoleSize', 'a console');
 }
 
 function capList(names: readonly string[] | undefined, field: string, issues: FieldIssue[]): number[] {
@@ -83,7 +102,8 @@ function capList(names: readonly string[] | undefined, field: string, issues: Fi
 }
 
 /** Builds the process part of a plan; problems are pushed to `issues`, warnings to `warnings`. */
-export function buildProcess(p: Process, base: string, issues: FieldIssue[], warnings: string[]): PlanProcess {
+export function buildProcess(p: Process, base: string, issues: FieldIssue[], warnings: string[], preserveFds = 0): PlanProcess {
+  if (!Number.isInteger(preserveFds) || preserveFds < 0 || preserveFds > 1000) issues.push({ path: '--preserve-fds', reason: `must be an integer from 0 to 1000, got ${preserveFds}` });
   if (!p.cwd || !p.cwd.startsWith('/')) issues.push({ path: `${base}/cwd`, reason: 'must be an absolute path' });
   const rlimits: PlanProcess['rlimits'] = [];
   const seen = new Set<string>();
@@ -131,7 +151,7 @@ export function buildProcess(p: Process, base: string, issues: FieldIssue[], war
     noNewPrivileges: p.noNewPrivileges === true,
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
     ...(capabilities ? { capabilities } : {}),
-    preserveFds: 0,
+    preserveFds,
   };
 }
 
@@ -180,8 +200,9 @@ function buildMount(m: Mount, i: number, ctx: CreatePlanContext, issues: FieldIs
 
 function buildDevice(d: LinuxDevice, i: number, issues: FieldIssue[]): PlanDevice | undefined {
   const base = `/linux/devices/${i}`;
-  if (!d.path.startsWith('/dev/')) {
-    issues.push({ path: `${base}/path`, reason: 'must be under /dev' });
+  // Normalised and still beneath /dev: `/dev/../etc/shadow` would replace an image file by a device node.
+  if (!d.path.startsWith('/dev/') || d.path.split('/').some((c) => c === '..' || c === '.') || path.posix.normalize(d.path) !== d.path) {
+    issues.push({ path: `${base}/path`, reason: `must be a normalised path under /dev (no "." or ".." components), got "${d.path}"` });
     return undefined;
   }
   const type = d.type === 'u' ? 'c' : d.type;
@@ -206,6 +227,7 @@ export function namespaceTypes(spec: Spec): Set<string> {
 export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Plan; warnings: string[] } {
   const issues: FieldIssue[] = unsupportedIssues(spec);
   const warnings: string[] = [];
+  const console = consolePlan(spec.process, '/process', ctx.consoleSocket, issues);
   if (!spec.process) issues.push({ path: '/process', reason: 'is required to create a container' });
   if (!spec.root?.path) issues.push({ path: '/root/path', reason: 'is required' });
   const nsList = spec.linux?.namespaces ?? [];
@@ -254,7 +276,7 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
   } catch (err) {
     issues.push({ path: '/linux/rootfsPropagation', reason: (err as Error).message });
   }
-  const process = spec.process ? buildProcess(spec.process, '/process', issues, warnings) : undefined;
+  const process = spec.process ? buildProcess(spec.process, '/process', issues, warnings, ctx.preserveFds ?? 0) : undefined;
   if (issues.length > 0 || !process || !spec.root) throw invalidDocument('config.json', issues);
   const rootfs: PlanRootfs = {
     path: path.resolve(ctx.bundle, spec.root.path),
@@ -278,6 +300,7 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
     ...(spec.hostname ? { hostname: spec.hostname } : {}),
     ...(spec.domainname ? { domainname: spec.domainname } : {}),
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
+    ...(console ? { console } : {}),
     process,
   };
   return { plan, warnings };
@@ -287,13 +310,21 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
  * Builds the plan for `exec`: join every namespace of the container's init (by /proc/<pid>/ns), then
  * set up the process. `nsTypes` are the OCI types the container has.
  */
-export function buildExecPlan(proc: Process, initPid: number, nsTypes: readonly string[], base = '/process'): { plan: Plan; warnings: string[] } {
+export function buildExecPlan(
+  proc: Process,
+  initPid: number,
+  nsTypes: readonly string[],
+  base = '/process',
+  consoleSocket?: string,
+  preserveFds = 0,
+): { plan: Plan; warnings: string[] } {
   const issues: FieldIssue[] = [];
   const warnings: string[] = [];
   processUnsupported(proc, base, issues);
-  if (proc.terminal) issues.push({ path: `${base}/terminal`, reason: 'a terminal (console socket) is not supported by podrun yet' });
-  const process = buildProcess(proc, base, issues, warnings);
+  const console = consolePlan(proc, base, consoleSocket, issues);
+  const process = buildProcess(proc, base, issues, warnings, preserveFds);
   if (issues.length > 0) throw invalidDocument('process', issues);
   const join = JOIN_ORDER.filter((t) => nsTypes.includes(t)).map((t) => ({ type: t, path: `/proc/${initPid}/ns/${NS_PROC_NAME[t]}` }));
-  return { plan: { mode: 'exec', clone: [], join, cloneParent: true, setsid: false, process }, warnings };
+  // A terminal becomes the controlling terminal of a new session.
+  return { plan: { mode: 'exec', clone: [], join, cloneParent: true, setsid: console !== undefined, ...(console ? { console } : {}), process }, warnings };
 }

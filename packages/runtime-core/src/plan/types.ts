@@ -79,5 +79,10 @@ export interface Plan {
   hostname?: string;
   domainname?: string;
   sysctl?: Record<string, string>;
+  /**
+   * A terminal: the init connects to `socket` before joining any namespace, then (in the container)
+   * creates a pty, sends its master over the socket (SCM_RIGHTS) and makes the slave its stdio.
+   */
+  console?: { socket: string; height?: number; width?: number };
   process: PlanProcess;
 }

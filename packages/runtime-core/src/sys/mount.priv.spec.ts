@@ -74,4 +74,23 @@ describeRoot('sys mounts (privileged)', () => {
     ).rejects.toThrow(/mount: ENODEV/);
     expect(mountsUnder(target)).toEqual([]);
   });
+
+  it('mountAll mounts an overlay of 130 layers (options longer than a page) through fsconfig', async () => {
+    const target = path.join(dir, 'rootfs-many');
+    fs.mkdirSync(target);
+    const lowers: string[] = [];
+    for (let i = 0; i < 130; i++) {
+      const l = path.join(dir, `a-lower-layer-with-a-long-name-${String(i).padStart(4, '0')}`);
+      fs.mkdirSync(l);
+      fs.writeFileSync(path.join(l, `f${i}`), String(i));
+      lowers.push(l);
+    }
+    await mountAll([{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${lowers.join(':')}`] }], target);
+    try {
+      expect(fs.readdirSync(target)).toHaveLength(130);
+      expect(fs.readFileSync(path.join(target, 'f129'), 'utf8')).toBe('129');
+    } finally {
+      await unmount(target);
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { invalidField } from '@podkit/errdefs';
 import type { MountDescriptor } from '@podkit/oci-spec';
 import { loadNative } from './native';
 import { native } from './native-errors';
+import { mountOverlayFs, overlayNeedsFsconfig } from './overlay';
 
 export const MS = {
   RDONLY: 0x1,
@@ -173,7 +174,8 @@ export async function unmount(target: string, opts: { detach?: boolean } = {}): 
 }
 
 /**
- * Mounts each descriptor at `target`, in order (containerd's `mount.All`). On failure the ones already
+ * Mounts each descriptor at `target`, in order (containerd's `mount.All`); long overlay option strings
+ * through fsconfig (`mountOverlayFs`). On failure the ones already
  * mounted are unmounted again, so the target is left as it was.
  */
 export async function mountAll(descriptors: readonly MountDescriptor[], target: string): Promise<void> {
@@ -181,7 +183,9 @@ export async function mountAll(descriptors: readonly MountDescriptor[], target: 
   try {
     for (const d of descriptors) {
       const at = d.target ? `${target.replace(/\/+$/, '')}/${d.target.replace(/^\/+/, '')}` : target;
-      await mount({ source: d.source, target: at, fstype: d.type === 'bind' ? undefined : d.type, options: d.type === 'bind' && !d.options.some((o) => o === 'bind' || o === 'rbind') ? [...d.options, 'bind'] : d.options });
+      // An overlay whose options do not fit in mount(2)'s page (120+ layers) goes through fsconfig.
+      if (overlayNeedsFsconfig(d)) await mountOverlayFs(d, at);
+      else await mount({ source: d.source, target: at, fstype: d.type === 'bind' ? undefined : d.type, options: d.type === 'bind' && !d.options.some((o) => o === 'bind' || o === 'rbind') ? [...d.options, 'bind'] : d.options });
       done.push(at);
     }
   } catch (err) {

@@ -19,7 +19,7 @@ export interface ExitStatus {
 }
 
 export interface ProcessBinding {
-  spawnInit(opts: { helper: string; stdin?: number; stdout?: number; stderr?: number }): Promise<{ pid: number; sock: number }>;
+  spawnInit(opts: { helper: string; stdin?: number; stdout?: number; stderr?: number; extraFds?: number[] }): Promise<{ pid: number; sock: number }>;
   channelSend(sock: number, message: string, fds?: number[]): Promise<void>;
   channelRecv(sock: number): Promise<{ message: string | null; fds: number[] }>;
   waitPid(pid: number): Promise<ExitStatus>;
@@ -59,6 +59,8 @@ export interface SpawnInitOptions {
   stdin?: number;
   stdout?: number;
   stderr?: number;
+  /** fds of this process the container process gets as 3, 4, ... (`--preserve-fds`). */
+  extraFds?: number[];
 }
 
 /** Spawns podkit-init (posix_spawn, never fork) and returns its pid and plan channel. */

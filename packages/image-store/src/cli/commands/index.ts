@@ -15,6 +15,7 @@ import { dfCommand } from './df';
 import { loginCommand } from './login';
 import { logoutCommand } from './logout';
 import { pushCommand } from './push';
+import { importCommand } from './import';
 import { exportCommand } from './export';
 import { copyCommand } from './copy';
 
@@ -31,6 +32,7 @@ export const COMMANDS: PodimgCommand[] = [
   loginCommand,
   logoutCommand,
   pushCommand,
+  importCommand,
   exportCommand,
   copyCommand,
 ];
