@@ -61,3 +61,14 @@ export async function pollUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

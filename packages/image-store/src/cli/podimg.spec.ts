@@ -2,31 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeRegistry } from '../test-support/fake-registry';
-import { main } from './podimg';
+import { runPodimg } from '../test-support/cli-run';
 import { PullProgress } from './progress';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(argv);
-    return { code: Number(process.exitCode ?? 0), stdout, stderr };
-  } finally {
-    process.exitCode = saved;
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runPodimg;
 
 describe('podimg', () => {
   let reg: FakeRegistry;

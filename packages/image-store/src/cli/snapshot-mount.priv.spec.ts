@@ -3,28 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeRegistry } from '../test-support/fake-registry';
-import { main } from './podimg';
+import { runPodimg } from '../test-support/cli-run';
 
 const root = process.getuid?.() === 0;
 const d = root ? describe : describe.skip;
 if (!root) console.warn('snapshot-mount.priv.spec: skipped, needs root to mount');
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(argv);
-    return { code: Number(process.exitCode ?? 0), stdout, stderr };
-  } finally {
-    process.exitCode = saved;
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runPodimg;
 
 const mounted = (dir: string): boolean => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
 

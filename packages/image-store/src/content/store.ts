@@ -17,7 +17,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { DataLossError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError, invalidField } from '@podkit/errdefs';
 import { Digest, Digester, parseDigest } from '@podkit/oci-spec';
-import { exists, fsyncDir, pollUntil, readJsonOrUndefined, writeFileAtomic } from '../fsutil';
+import { exists, fsyncDir, pidAlive, pollUntil, readJsonOrUndefined, writeFileAtomic } from '../fsutil';
 
 export type Labels = Record<string, string>;
 
@@ -45,15 +45,6 @@ export interface WriterOptions {
   waitMs?: number;
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** An open ingestion. Write, then commit (or close to keep it for later, or abort to drop it). */
 export class ContentWriter {

@@ -24,7 +24,7 @@ import {
   UnavailableError,
   invalidField,
 } from '@podkit/errdefs';
-import { writeFileAtomic } from '../fsutil';
+import { pidAlive, writeFileAtomic } from '../fsutil';
 import type { MountDescriptor } from './mount-descriptor';
 import type { SnapshotInfo, SnapshotKind, Snapshotter, Usage, WalkFilter } from './types';
 
@@ -76,15 +76,6 @@ class Mutex {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * A lock file shared by every process using the same root (podimg, podkitd, the demo): created with
