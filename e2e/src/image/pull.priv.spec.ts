@@ -8,6 +8,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ImageStore } from '@podkit/image-store';
 import { getXattr } from '@podkit/runtime-core/sys';
 import { buildBusyboxLayout, BusyboxLayoutResult, netRawCapability, skopeoPush } from '@podkit/tools/images/busybox';
 import { buildGeneratedImage } from '@podkit/tools/images/generate';
@@ -31,6 +32,23 @@ function podimg(args: string[], opts: { allowFail?: boolean } = {}): { status: n
   const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000 });
   if (!opts.allowFail && r.status !== 0) throw new Error(`podimg ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Opens the store `podimg` wrote (after it exited) to look at its records and layer snapshots. */
+async function withStore<T>(root: string, fn: (store: ImageStore) => Promise<T>): Promise<T> {
+  const store = await ImageStore.open(root);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The snapshot records in a store's snapshotter metadata, read without opening (and so repairing) it. */
+function snapshotNames(root: string): string[] {
+  const file = path.join(root, 'snapshots', 'metadata.json');
+  if (!fs.existsSync(file)) return [];
+  return Object.keys((JSON.parse(fs.readFileSync(file, 'utf8')) as { snapshots: Record<string, unknown> }).snapshots).sort();
 }
 
 suite('image-store against docker-registry', () => {
@@ -68,11 +86,23 @@ suite('image-store against docker-registry', () => {
     const insp = JSON.parse(podimg(g(['-o', 'json', 'inspect', `${reg.host}/lib/busybox:gzip`])).stdout);
     expect(insp.id).toBe(layout.gzip.config.digest);
     expect(insp.imageConfig.config.WorkingDir).toBe('/srv');
-    // The overlay layer dirs were extracted while downloading: whiteout as char 0/0, opaque xattr.
-    const upper = path.join(storeRoot, 'layers', 'sha256', layout.gzip.diffIds[1]!.slice(7));
-    const wh = fs.lstatSync(path.join(upper, 'etc/motd'));
-    expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true);
-    expect((await getXattr(path.join(upper, 'var/opq'), 'trusted.overlay.opaque'))?.toString()).toBe('y');
+    // Each layer was extracted while downloading into a committed snapshot named by its chain ID
+    // (whiteout as char 0/0, opaque xattr), the bottom one the parent of the top one.
+    await withStore(storeRoot, async (store) => {
+      const chains = store.chainIds(await store.get(`${reg.host}/lib/busybox:gzip`));
+      expect(chains).toHaveLength(2);
+      expect(chains[0]).toBe(layout.gzip.diffIds[0]);
+      const snaps = await store.snapshotter.walk({ kind: 'committed' });
+      expect(snaps.map((s) => s.name)).toEqual([...chains].sort());
+      expect(snaps.find((s) => s.name === chains[1])?.parent).toBe(chains[0]);
+      const upper = store.layerDir(chains[1]!);
+      const wh = fs.lstatSync(path.join(upper, 'etc/motd'));
+      expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true);
+      expect((await getXattr(path.join(upper, 'var/opq'), 'trusted.overlay.opaque'))?.toString()).toBe('y');
+      expect(fs.statSync(path.join(store.layerDir(chains[0]!), 'bin/busybox')).mode & 0o7777).toBe(0o755);
+    });
+    // Nothing left in the staging area.
+    expect(fs.readdirSync(path.join(storeRoot, 'snapshots', 'staging'))).toEqual([]);
   });
 
   it('picks the platform from the multi-platform index', () => {
@@ -110,6 +140,12 @@ suite('image-store against docker-registry', () => {
     expect(a.get('etc/motd')).toBeUndefined();
     expect([...a.keys()].filter((k) => k.startsWith('var/opq/')).sort()).toEqual(['var/opq/upper-file', 'var/opq/upper-link']);
     expect(a.get('usr/local/bin/suid-tool')?.mode).toBe('4755');
+    // Hard links share busybox's inode and exec bit (their headers carry its mode).
+    expect(a.get('bin/busybox')?.mode).toBe('755');
+    const links = [...a].filter(([k, e]) => k.startsWith('bin/') && k !== 'bin/busybox' && e.type === 'file').map(([, e]) => e);
+    expect(links.length).toBeGreaterThan(10);
+    for (const l of links) expect(l).toMatchObject({ mode: '755', sha256: a.get('bin/busybox')?.sha256 });
+    expect(a.get('var/opq/upper-link')).toMatchObject({ type: 'file', mode: '600', uid: 1000, gid: 1000 });
     expect(a.get('usr/local/bin/cap-tool')?.xattrs).toEqual({
       'security.capability': netRawCapability().toString('base64'),
       'user.podkit.note': Buffer.from('hello').toString('base64'),
@@ -122,20 +158,27 @@ suite('image-store against docker-registry', () => {
     expect(fs.readFileSync(path.join(ours, 'rootfs/srv/hello.sh'), 'utf8')).toMatch(/hello from podkit/);
   });
 
-  it('removes an image and the blobs only it referenced', () => {
+  it('removes an image and the blobs and layer snapshots only it referenced', async () => {
     const store2 = path.join(work, 'store-rm');
     const h = ['--root', store2];
     podimg([...h, 'pull', `${reg.host}/lib/busybox:gzip`]);
     podimg([...h, 'pull', `${reg.host}/lib/busybox:plain`]);
     const blobs = (): string[] => fs.readdirSync(path.join(store2, 'content/blobs/sha256')).sort();
     expect(blobs()).toHaveLength(7); // 2 manifests, 1 shared config, 2 gzip + 2 plain layers
+    const chains = await withStore(store2, async (store) => store.chainIds(await store.get(`${reg.host}/lib/busybox:plain`)));
+    expect(snapshotNames(store2)).toEqual([...chains].sort());
     const r = JSON.parse(podimg([...h, '-o', 'json', 'rm', `${reg.host}/lib/busybox:gzip`]).stdout);
-    // Both images share the config (same diff IDs and settings), so it stays.
+    // Both images share the config (same diff IDs and settings), so it stays; so do the layer snapshots.
     expect(r[0].blobs).toHaveLength(3);
+    expect(r[0].layers).toEqual([]);
     expect(blobs()).toHaveLength(4);
-    podimg([...h, 'rm', `${reg.host}/lib/busybox:plain`]);
+    expect(snapshotNames(store2)).toEqual([...chains].sort());
+    const r2 = JSON.parse(podimg([...h, '-o', 'json', 'rm', `${reg.host}/lib/busybox:plain`]).stdout);
+    // The last image sharing them is gone: its snapshots are removed, top layer first.
+    expect(r2[0].layers).toEqual([...chains].reverse());
     expect(blobs()).toEqual([]);
-    expect(fs.readdirSync(path.join(store2, 'layers/sha256'))).toEqual([]);
+    expect(snapshotNames(store2)).toEqual([]);
+    expect(fs.readdirSync(path.join(store2, 'snapshots', 'snapshots'))).toEqual([]);
   });
 
   it('resumes a pull after the puller is killed with SIGKILL in the middle of a layer', async () => {
@@ -166,15 +209,20 @@ suite('image-store against docker-registry', () => {
     await exited;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(big.layers[0]!.size);
-    // No layer dir was committed and nothing half-extracted pretends to be one.
-    expect(fs.existsSync(path.join(store3, 'layers/sha256', big.diffIds[0]!.slice(7)))).toBe(false);
+    // No layer snapshot was committed; the half-extracted layer is in the killed process's staging dir.
+    expect(snapshotNames(store3)).toEqual([]);
+    const staging = path.join(store3, 'snapshots', 'staging');
+    expect(fs.readdirSync(staging).filter((d) => d.startsWith(`layer-${child.pid}-`))).toHaveLength(1);
     const r = podimg(['--root', store3, 'pull', `${reg.host}/lib/big:v1`]);
     expect(r.stderr).toMatch(/: resuming at [\d.]+ (KiB|MiB)/);
     expect(fs.readdirSync(ingest)).toEqual([]);
-    const layerDir = path.join(store3, 'layers/sha256', big.diffIds[0]!.slice(7));
-    expect(fs.readdirSync(path.join(layerDir, 'layer0')).length).toBe(16);
+    // One layer: its chain ID is its diff ID.
+    expect(snapshotNames(store3)).toEqual([big.diffIds[0]]);
     // The killed process's half-extracted staging dir was removed when the store was opened again.
-    expect(fs.readdirSync(path.join(store3, 'layers/sha256'))).toEqual([big.diffIds[0]!.slice(7)]);
+    expect(fs.readdirSync(staging)).toEqual([]);
+    await withStore(store3, async (store) => {
+      expect(fs.readdirSync(path.join(store.layerDir(big.diffIds[0]!), 'layer0')).length).toBe(16);
+    });
     const ids = JSON.parse(podimg(['--root', store3, '-o', 'json', 'ls']).stdout).map((x: { id: string }) => x.id);
     expect(ids).toEqual([big.config.digest]);
   });

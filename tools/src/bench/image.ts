@@ -5,7 +5,8 @@
  *   - the floor: `gzip -d` of the same 5 layer blobs to disk (one after the other).
  * podimg is measured twice: `pull` (layers extracted into overlay layer dirs while downloading) and
  * `pull --no-unpack` + `unpack` (a flat rootfs, what umoci produces). Each variant runs `--rounds` times,
- * interleaved; the report has medians, ratios to the peer and to the floor, and peak RSS (GNU time %M).
+ * interleaved; the report has medians, ratios to the peer and to the floor, and peak RSS (GNU time %M),
+ * followed by `RATIO` lines for tools/src/bench/run-all.ts (not with `--json`).
  *
  *   npm run build   (or: tsc -p packages/{errdefs,oci-spec,runtime-core,image-store}/tsconfig.lib.json)
  *   npx tsc -p tools/tsconfig.lib.json && node tools/dist/bench/image.js [--rounds 3] [--layers 5] [--layer-mib 40] [--json]
@@ -52,6 +53,30 @@ function seq(samples: Sample[]): Sample {
   return { ms: samples.reduce((n, s) => n + s.ms, 0), rssKiB: Math.max(...samples.map((s) => s.rssKiB)) };
 }
 
+export const PULL = 'podimg pull (extract while downloading)';
+export const FLAT = 'podimg pull --no-unpack + unpack (flat)';
+export const PEER = 'skopeo copy + umoci unpack';
+export const FLOOR = 'gzip -d of the layers (floor)';
+
+/**
+ * The machine-readable lines for the bench runner, from the median times (ms) by variant name:
+ * podimg pull against the peer (goal: not slower) and against the floor (goal: within 30 %), and the
+ * flat unpack against the peer (no goal: umoci's own job, shown for comparison).
+ */
+export function ratioLines(medianMs: ReadonlyMap<string, number>): string[] {
+  const ratio = (a: string, b: string): string => {
+    const x = medianMs.get(a);
+    const y = medianMs.get(b);
+    if (x === undefined || y === undefined || !(y > 0)) throw new Error(`no median for ${x === undefined ? a : b}`);
+    return (x / y).toFixed(3);
+  };
+  return [
+    `RATIO image/pull-vs-skopeo-umoci ${ratio(PULL, PEER)} <=1.0 podimg pull ÷ skopeo copy + umoci unpack`,
+    `RATIO image/pull-vs-gzip-floor ${ratio(PULL, FLOOR)} <=1.3 podimg pull ÷ gzip -d of the same layers (floor)`,
+    `RATIO image/flat-vs-skopeo-umoci ${ratio(FLAT, PEER)} - podimg pull --no-unpack + unpack ÷ skopeo copy + umoci unpack`,
+  ];
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -72,14 +97,14 @@ async function main(): Promise<void> {
     const compressed = img.layers.reduce((n, l) => n + l.size, 0);
 
     const variants: Record<string, (round: number) => Sample> = {
-      'podimg pull (extract while downloading)': (i) => {
+      [PULL]: (i) => {
         const root = path.join(work, `p1-${i}`);
         const [c, a] = podimgCommand(['--root', root, 'pull', ref]);
         const s = timed(c, a);
         fs.rmSync(root, { recursive: true, force: true });
         return s;
       },
-      'podimg pull --no-unpack + unpack (flat)': (i) => {
+      [FLAT]: (i) => {
         const root = path.join(work, `p2-${i}`);
         const [c1, a1] = podimgCommand(['--root', root, 'pull', '--no-unpack', ref]);
         const [c2, a2] = podimgCommand(['--root', root, 'unpack', ref, path.join(work, `p2-bundle-${i}`)]);
@@ -88,7 +113,7 @@ async function main(): Promise<void> {
         fs.rmSync(path.join(work, `p2-bundle-${i}`), { recursive: true, force: true });
         return s;
       },
-      'skopeo copy + umoci unpack': (i) => {
+      [PEER]: (i) => {
         const dir = path.join(work, `u-${i}`);
         const s = seq([
           timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:v1`]),
@@ -98,7 +123,7 @@ async function main(): Promise<void> {
         fs.rmSync(`${dir}-bundle`, { recursive: true, force: true });
         return s;
       },
-      'gzip -d of the layers (floor)': (i) => {
+      [FLOOR]: (i) => {
         const dir = path.join(work, `g-${i}`);
         fs.mkdirSync(dir);
         const s = seq(
@@ -122,8 +147,8 @@ async function main(): Promise<void> {
       }
     }
     const med = (name: string): number => median((results.get(name) ?? []).map((s) => s.ms));
-    const peer = med('skopeo copy + umoci unpack');
-    const floor = med('gzip -d of the layers (floor)');
+    const peer = med(PEER);
+    const floor = med(FLOOR);
     const rows = [...results].map(([name, samples]) => ({
       name,
       medianMs: Math.round(med(name)),
@@ -141,13 +166,16 @@ async function main(): Promise<void> {
     for (const r of rows) {
       process.stdout.write(`${r.name.padEnd(44)} ${`${r.medianMs} ms`.padStart(9)} ${r.vsPeer.toFixed(2).padStart(7)} ${r.vsFloor.toFixed(2).padStart(7)} ${`${r.peakRssMiB} MiB`.padStart(10)}\n`);
     }
+    for (const line of ratioLines(new Map([...results.keys()].map((k) => [k, med(k)])))) process.stdout.write(`${line}\n`);
   } finally {
     await reg.stop();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench image: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench image: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -36,7 +36,9 @@ export function baseLayerEntries(): TarWriteEntry[] {
   const entries: TarWriteEntry[] = [
     dir('bin/'),
     file('bin/busybox', fs.readFileSync(BUSYBOX), 0o755),
-    ...applets().map((a): TarWriteEntry => ({ name: `bin/${a}`, type: 'hardlink', linkname: 'bin/busybox' })).slice(0, 40),
+    // A hard link's header carries its target's mode and mtime: containerd applies them to the shared
+    // inode, so a link with 0644 would take busybox's exec bit away.
+    ...applets().map((a): TarWriteEntry => ({ name: `bin/${a}`, type: 'hardlink', linkname: 'bin/busybox', mode: 0o755, mtime: MTIME })).slice(0, 40),
     ...applets()
       .slice(40)
       .map((a): TarWriteEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox', mtime: MTIME })),
@@ -82,7 +84,7 @@ export function secondLayerEntries(): TarWriteEntry[] {
     { name: 'var/opq/', type: 'dir', mode: 0o755, mtime: MTIME + 10 },
     { name: 'var/opq/.wh..wh..opq', data: '', mtime: MTIME + 10 },
     { name: 'var/opq/upper-file', data: 'from the upper layer\n', mode: 0o600, uid: 1000, gid: 1000, mtime: MTIME + 10 },
-    { name: 'var/opq/upper-link', type: 'hardlink', linkname: 'var/opq/upper-file' },
+    { name: 'var/opq/upper-link', type: 'hardlink', linkname: 'var/opq/upper-file', mode: 0o600, uid: 1000, gid: 1000, mtime: MTIME + 10 },
     { name: 'var/.wh.fifo', data: '', mtime: MTIME + 10 },
     { name: 'srv/', type: 'dir', mode: 0o755, mtime: MTIME + 10 },
     { name: 'srv/hello.sh', data: '#!/bin/sh\necho hello from podkit\n', mode: 0o755, mtime: MTIME + 10 },

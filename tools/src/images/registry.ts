@@ -1,7 +1,7 @@
 /**
  * A real registry for e2e tests: Debian's `docker-registry` (distribution) on a free 127.0.0.1 port,
- * with its own temporary storage. `start()` waits (polling with a deadline) until /v2/ answers;
- * `stop()` ends the process by its PID and removes the storage.
+ * with its own storage (a fresh temporary directory, or `dir`). `start()` waits (polling with a deadline)
+ * until /v2/ answers; `stop()` ends the process by its PID and removes the storage.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { invalidField } from '@podkit/errdefs';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -41,6 +42,14 @@ function ping(url: string): Promise<number | undefined> {
   });
 }
 
+export interface TestRegistryOptions {
+  /**
+   * Where the config and storage live (created by `start()` if missing, removed by `stop()`), so a
+   * caller can record it before anything exists. Default: a fresh temporary directory.
+   */
+  dir?: string;
+}
+
 export class TestRegistry {
   private proc?: ChildProcess;
   private exited?: Promise<void>;
@@ -48,8 +57,17 @@ export class TestRegistry {
   port = 0;
   private stderr = '';
 
-  constructor() {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-registry-'));
+  constructor(opts: TestRegistryOptions = {}) {
+    if (opts.dir !== undefined && (opts.dir === '' || !path.isAbsolute(opts.dir))) {
+      throw invalidField('dir', `must be an absolute path, got ${JSON.stringify(opts.dir)}`);
+    }
+    this.dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-registry-'));
+  }
+
+  /** The PID of the running `docker-registry serve` (set as soon as `start()` spawned it), else undefined. */
+  get pid(): number | undefined {
+    const p = this.proc;
+    return p && p.exitCode === null && p.signalCode === null ? p.pid : undefined;
   }
 
   /** host:port, e.g. `127.0.0.1:41234`. */
@@ -61,7 +79,7 @@ export class TestRegistry {
     for (let attempt = 0; attempt < 3; attempt++) {
       this.port = await freePort();
       const config = path.join(this.dir, 'config.yml');
-      fs.mkdirSync(path.join(this.dir, 'storage'), { recursive: true });
+      fs.mkdirSync(path.join(this.dir, 'storage'), { recursive: true, mode: 0o700 });
       fs.writeFileSync(
         config,
         [

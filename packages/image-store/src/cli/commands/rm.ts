@@ -16,7 +16,7 @@ export const rmCommand: PodimgCommand = {
             return res;
           });
           if (a.output === 'json') out(`${JSON.stringify(results.map((r) => ({ name: r.removed.name, id: r.removed.id, blobs: r.blobs, layers: r.layers })), null, 2)}\n`);
-          else for (const r of results) out(`removed ${r.removed.name} (${r.blobs.length} blobs, ${r.layers.length} layer dirs freed)\n`);
+          else for (const r of results) out(`removed ${r.removed.name} (${r.blobs.length} blobs, ${r.layers.length} layer snapshots removed)\n`);
         },
     );
   },
