@@ -40,7 +40,7 @@ describe('podimg', () => {
     expect(JSON.parse(up.stdout)).toMatchObject({ layers: 1, entries: 2 });
     expect(fs.readFileSync(path.join(dir, 'bundle/rootfs/bin/sh'), 'utf8')).toBe('sh');
     const rm = await run([...g, 'rm', ref]);
-    expect(rm.stdout).toBe(`removed ${ref} (3 blobs, 1 layer dirs freed)\n`);
+    expect(rm.stdout).toBe(`removed ${ref} (3 blobs, 1 layer snapshots removed)\n`);
   });
 
   it('prints one clear line and exits with the error class status', async () => {
