@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +26,7 @@
 #include <string>
 #include <cerrno>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -37,6 +40,69 @@ namespace {
 
 // The plan channel is fd 3 in podkit-init, after the extra fds passed with `extraFds` (3, 4, ...).
 constexpr int kFirstExtraFd = 3;
+
+// CVE-2019-5736: a root process of a container could rewrite the helper binary through
+// /proc/<pid>/exe while podkit-init waits on the exec FIFO. The helper is therefore never run from
+// its file: it is copied once per Node process (again when the file changes) into a memfd sealed
+// against writes, and spawned as /proc/self/fd/<memfd>. The copy is close-on-exec here and in
+// podkit-init, so no container process gets the fd.
+struct SealedCopy {
+  std::string path;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  timespec mtime{};
+  UniqueFd fd;
+};
+
+std::mutex g_sealedMu;
+std::vector<SealedCopy> g_sealed;
+
+bool SameFile(const SealedCopy& c, const struct stat& st) {
+  return c.dev == st.st_dev && c.ino == st.st_ino && c.size == st.st_size && c.mtime.tv_sec == st.st_mtim.tv_sec &&
+         c.mtime.tv_nsec == st.st_mtim.tv_nsec;
+}
+
+// Returns a close-on-exec duplicate, at or above `minFd`, of the sealed copy of `helper`.
+int SealedHelperFd(const std::string& helper, int minFd, Error* e) {
+  std::lock_guard<std::mutex> lock(g_sealedMu);
+  struct stat st {};
+  if (stat(helper.c_str(), &st) < 0) return e->Sys("stat", helper), -1;
+  SealedCopy* hit = nullptr;
+  for (SealedCopy& c : g_sealed) {
+    if (c.path == helper) hit = &c;
+  }
+  if (hit == nullptr || !SameFile(*hit, st)) {
+    UniqueFd src(open(helper.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!src.ok()) return e->Sys("open", helper), -1;
+    if (fstat(src.get(), &st) < 0) return e->Sys("fstat", helper), -1;
+    if (!S_ISREG(st.st_mode)) return e->Set("open", helper + " is not a regular file", ENOEXEC), -1;
+    UniqueFd mfd(memfd_create("podkit-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!mfd.ok()) return e->Sys("memfd_create", "sealed copy of " + helper), -1;
+    off_t off = 0;
+    while (off < st.st_size) {
+      ssize_t n = sendfile(mfd.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
+      if (n < 0) return e->Sys("sendfile", "copying " + helper + " into a memfd"), -1;
+      if (n == 0) return e->Set("sendfile", helper + " shrank while being copied", EIO), -1;
+    }
+    if (fcntl(mfd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+      return e->Sys("fcntl", "sealing the copy of " + helper), -1;
+    }
+    if (hit == nullptr) {
+      g_sealed.emplace_back();
+      hit = &g_sealed.back();
+      hit->path = helper;
+    }
+    hit->dev = st.st_dev;
+    hit->ino = st.st_ino;
+    hit->size = st.st_size;
+    hit->mtime = st.st_mtim;
+    hit->fd = std::move(mfd);
+  }
+  int fd = fcntl(hit->fd.get(), F_DUPFD_CLOEXEC, minFd);
+  if (fd < 0) return e->Sys("fcntl", "duplicating the sealed copy of " + helper), -1;
+  return fd;
+}
 
 struct SpawnResult {
   int pid = -1;
@@ -106,6 +172,14 @@ Napi::Value SpawnInit(const Napi::CallbackInfo& info) {
           dups.push_back(std::move(d));
         }
         posix_spawn_file_actions_adddup2(&fa, child.get(), channelFd);
+        // Above every dup2 target, so the path below still names the copy when the child execs.
+        UniqueFd exe(SealedHelperFd(helper, above, e));
+        if (!exe.ok()) {
+          posix_spawn_file_actions_destroy(&fa);
+          posix_spawnattr_destroy(&attr);
+          return false;
+        }
+        const std::string exePath = "/proc/self/fd/" + std::to_string(exe.get());
         // Node blocks and ignores signals; the helper starts clean (and resets again before execve).
         sigset_t none, all;
         sigemptyset(&none);
@@ -120,7 +194,7 @@ Napi::Value SpawnInit(const Napi::CallbackInfo& info) {
         char* argv[] = {arg0, extra.empty() ? nullptr : arg1, fdArg.data(), nullptr};
         char* envp[] = {nullptr};
         pid_t pid = -1;
-        int rc = posix_spawn(&pid, helper.c_str(), &fa, &attr, argv, envp);
+        int rc = posix_spawn(&pid, exePath.c_str(), &fa, &attr, argv, envp);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (rc != 0) return e->Set("posix_spawn", helper, rc);

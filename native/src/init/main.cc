@@ -37,6 +37,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/statfs.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -338,6 +343,27 @@ std::string TargetPath(int fd, const std::string& plain) {
 
 void MaskPaths(const std::vector<std::string>& paths) {
   UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  // The container's /dev/null, opened without following a symlink and checked to be the 1:3
+  // character device, then cloned as a detached bind mount: each mask is attached from that fd
+  // (move_mount), never by a path the container could have redirected (CVE-2025-31133 class).
+  UniqueFd null;
+  auto maskFile = [&](int target, const std::string& p) {
+    if (!null.ok()) {
+      Error e;
+      UniqueFd dev = OpenInRoot(root.get(), "/dev", O_PATH | O_DIRECTORY, &e);
+      if (!dev.ok()) Die(e, "masked-paths");
+      UniqueFd node(openat(dev.get(), "null", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      struct stat st {};
+      if (!node.ok() || fstat(node.get(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        e.Set("fstat", "/dev/null in the container is not the null device (1:3); refusing to mask with it", EPERM);
+        Die(e, "masked-paths");
+      }
+      null = std::move(node);
+    }
+    UniqueFd tree(static_cast<int>(open_tree(null.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)));
+    if (!tree.ok()) DieSys("masked-paths", "open_tree", "/dev/null for masking " + p);
+    if (move_mount(tree.get(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) DieSys("masked-paths", "move_mount", "masking " + p);
+  };
   for (const std::string& p : paths) {
     Error e;
     UniqueFd fd = OpenInRoot(root.get(), p, O_PATH, &e);
@@ -347,10 +373,12 @@ void MaskPaths(const std::vector<std::string>& paths) {
     }
     struct stat st {};
     if (fstat(fd.get(), &st) < 0) DieSys("masked-paths", "fstat", p);
+    if (!S_ISDIR(st.st_mode)) {
+      maskFile(fd.get(), p);
+      continue;
+    }
     std::string target = TargetPath(fd.get(), p);
-    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, nullptr)
-                                : mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr);
-    if (r < 0) DieSys("masked-paths", "mount", "masking " + p);
+    if (mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, nullptr) < 0) DieSys("masked-paths", "mount", "masking " + p);
   }
 }
 
@@ -415,8 +443,35 @@ void FinalizeRootfs(const json::Value& r) {
 
 // ---- process -------------------------------------------------------------------------------------
 
+// A private procfs instance (fsopen, never attached to the container's tree), so that nothing the
+// container's rootfs or mounts put at /proc can redirect the runtime's writes (CVE-2025-52881 class).
+// Opened in stage 1 before the rootfs is prepared (so it is of the container's PID namespace, and
+// the mount is allowed while the host's /proc is still fully visible) and closed again before the
+// init waits on the exec FIFO, so no process of the container can reach it through /proc/1/fd.
+UniqueFd g_proc;
+
+void OpenProc(const char* phase) {
+  UniqueFd fs(fsopen("proc", FSOPEN_CLOEXEC));
+  if (!fs.ok()) DieSys(phase, "fsopen", "proc");
+  if (fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) DieSys(phase, "fsconfig", "proc");
+  g_proc.Reset(fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  if (!g_proc.ok()) DieSys(phase, "fsmount", "proc");
+}
+
 void WriteFile(const std::string& path, const std::string& value, const char* phase) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
+  // `path` is /proc/...: resolved beneath our own procfs, with no symlink and no mount crossing.
+  std::string rel = path.substr(6);
+  if (rel.rfind("self/", 0) == 0) rel = std::to_string(getpid()) + rel.substr(4);
+  struct open_how how {};
+  how.flags = O_WRONLY | O_CLOEXEC | O_TRUNC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  UniqueFd fd(static_cast<int>(syscall(SYS_openat2, g_proc.get(), rel.c_str(), &how, sizeof(how))));
+  struct statfs sfs {};
+  if (fd.ok() && (fstatfs(fd.get(), &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
+    Error e;
+    e.Set("fstatfs", path + " is not on procfs", EXDEV);
+    Die(e, phase);
+  }
   if (!fd.ok()) DieSys(phase, "open", path);
   if (write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) DieSys(phase, "write", path + " = " + value);
 }
@@ -548,11 +603,14 @@ void SetupConsole(const json::Value& console, const json::Value* user) {
     fifo.Reset(open(path.c_str(), O_PATH | O_CLOEXEC));
     if (!fifo.ok()) DieSys("exec-fifo", "open", path);
   }
+  const json::Value* sysctl = plan.Get("sysctl");
+  const json::Value* oom = plan.Get("process") != nullptr ? plan.Get("process")->Get("oomScoreAdj") : nullptr;
+  if ((sysctl != nullptr && sysctl->IsObject() && !sysctl->Obj().empty()) || (oom != nullptr && oom->IsNumber())) OpenProc("procfs");
   if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject()) PrepareRootfs(*r);
   if (std::string h = plan.GetString("hostname"); !h.empty() && sethostname(h.data(), h.size()) < 0) DieSys("hostname", "sethostname", h);
   if (std::string d = plan.GetString("domainname"); !d.empty() && setdomainname(d.data(), d.size()) < 0) DieSys("hostname", "setdomainname", d);
-  if (const json::Value* sc = plan.Get("sysctl"); sc != nullptr && sc->IsObject()) {
-    for (const auto& [k, v] : sc->Obj()) {
+  if (sysctl != nullptr && sysctl->IsObject()) {
+    for (const auto& [k, v] : sysctl->Obj()) {
       std::string p = "/proc/sys/" + k;
       for (size_t i = 10; i < p.size(); i++) if (p[i] == '.') p[i] = '/';
       WriteFile(p, v.Str(), "sysctl");
@@ -568,7 +626,8 @@ void SetupConsole(const json::Value& console, const json::Value* user) {
   }
   const json::Value& p = *proc;
   if (const json::Value* console = plan.Get("console"); console != nullptr && console->IsObject()) SetupConsole(*console, p.Get("user"));
-  if (const json::Value* o = p.Get("oomScoreAdj"); o != nullptr && o->IsNumber()) WriteFile("/proc/self/oom_score_adj", o->Str(), "oom-score-adj");
+  if (oom != nullptr && oom->IsNumber()) WriteFile("/proc/self/oom_score_adj", oom->Str(), "oom-score-adj");
+  g_proc.Reset();
   if (const json::Value* rl = p.Get("rlimits"); rl != nullptr && rl->IsArray()) {
     for (const json::Value& r : rl->Arr()) {
       struct rlimit lim {};
@@ -680,6 +739,33 @@ void SetupConsole(const json::Value& console, const json::Value* user) {
 }  // namespace
 }  // namespace podkit::init
 
+namespace podkit::init {
+namespace {
+// CVE-2019-5736: never run as the host file. Re-exec from a sealed memfd copy, so /proc/<pid>/exe of
+// this process (seen from a container) names a memfd that cannot be written.
+// Returns only when already running from a sealed copy, or with the error that prevented making one.
+bool EnsureSealedCopy(char** argv, Error* e) {
+  UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self.ok()) return e->Sys("open", "/proc/self/exe");
+  int seals = fcntl(self.get(), F_GET_SEALS);
+  if (seals >= 0 && (seals & F_SEAL_WRITE) != 0) return true;
+  UniqueFd mfd(memfd_create("podkit-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!mfd.ok()) return e->Sys("memfd_create", "sealed copy of podkit-init");
+  struct stat st {};
+  if (fstat(self.get(), &st) < 0) return e->Sys("fstat", "/proc/self/exe");
+  off_t off = 0;
+  while (off < st.st_size) {
+    ssize_t n = sendfile(mfd.get(), self.get(), &off, static_cast<size_t>(st.st_size - off));
+    if (n < 0) return e->Sys("sendfile", "copying podkit-init into a memfd");
+    if (n == 0) return e->Set("sendfile", "podkit-init shrank while being copied", EIO);
+  }
+  if (fcntl(mfd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) return e->Sys("fcntl", "sealing the memfd");
+  fexecve(mfd.get(), argv, environ);
+  return e->Sys("fexecve", "the sealed copy of podkit-init");
+}
+}  // namespace
+}  // namespace podkit::init
+
 int main(int argc, char** argv) {
   using namespace podkit;
   using namespace podkit::init;
@@ -690,10 +776,16 @@ int main(int argc, char** argv) {
   // The channel follows the fds kept for the container (`--preserve-fds`): the addon says where.
   g_sock = kSockFd;
   if (argc > 2 && strcmp(argv[1], "--channel") == 0) g_sock = atoi(argv[2]);
-  if (g_sock < kSockFd || fcntl(g_sock, F_SETFD, FD_CLOEXEC) < 0) {
+  if (g_sock < kSockFd || fcntl(g_sock, F_GETFD) < 0) {
     fprintf(stderr, "podkit-init: fd %d is not the plan channel; this helper is started by @podkit/runtime-core\n", g_sock);
     return 2;
   }
+  // CVE-2019-5736: the addon already runs us from a sealed memfd copy; any other launcher gets the
+  // re-exec here (the channel must survive it, so it becomes close-on-exec only afterwards).
+  if (Error e; !EnsureSealedCopy(argv, &e)) Die(e, "startup");
+  if (fcntl(g_sock, F_SETFD, FD_CLOEXEC) < 0) DieSys("startup", "fcntl", "plan channel");
+  // Run from a memfd, comm would be the fd number.
+  prctl(PR_SET_NAME, "podkit-init", 0, 0, 0);
   json::Value msg = Recv("plan", "plan");
   if (msg.GetInt("version") != kPlanProtocolVersion) {
     Error e;

@@ -132,6 +132,14 @@ describe('buildCreatePlan', () => {
     ]);
   });
 
+  it('rejects sysctl keys with a "/" or an empty component, naming the key', () => {
+    for (const k of ['net/ipv4/ip_forward', 'net.ipv4/../../kernel/core_pattern', 'net..ipv4.ip_forward', 'net.ipv4.']) {
+      const [err] = issuesOf(() => buildCreatePlan(spec((s) => (s.linux!.sysctl = { [k]: '1' })), ctx));
+      expect(err).toBe(`/linux/sysctl/${k}`);
+    }
+    expect(() => buildCreatePlan(spec((s) => (s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' })), ctx)).not.toThrow();
+  });
+
   it('rejects linux.devices paths that leave /dev or are not normalised', () => {
     for (const p of ['/dev/../etc/shadow', '/dev/./x', '/dev/pts/../../etc/passwd', '/dev//x']) {
       expect(issuesOf(() => buildCreatePlan(spec((s) => (s.linux!.devices = [{ path: p, type: 'c', major: 1, minor: 3 }])), ctx))).toEqual(['/linux/devices/0/path']);

@@ -252,7 +252,9 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
   const sysctl: Record<string, string> = {};
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
     const need = SYSCTL_NS.find(([re]) => re.test(k));
-    if (!need) issues.push({ path: `/linux/sysctl/${k}`, reason: 'is not a namespaced sysctl; setting it would change the host' });
+    // podkit-init turns every "." into "/": a "/" of its own (or an empty component) would name another file.
+    if (k.includes('/') || k.split('.').some((c) => c === '')) issues.push({ path: `/linux/sysctl/${k}`, reason: 'must be a dotted sysctl name (no "/" and no empty component)' });
+    else if (!need) issues.push({ path: `/linux/sysctl/${k}`, reason: 'is not a namespaced sysctl; setting it would change the host' });
     else if (!types.has(need[1])) issues.push({ path: `/linux/sysctl/${k}`, reason: `needs a private ${need[1]} namespace` });
     else sysctl[k] = String(v);
   }

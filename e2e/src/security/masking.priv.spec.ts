@@ -1,10 +1,4 @@
 /**
- * PENDING (not run by jest: the file name does not end in .spec.ts). All three attacks SUCCEED
- * against podkit-init today (native/src/init/main.cc): MaskPaths binds the path "/dev/null" as it
- * resolves in the container (a symlink is followed), and WriteFile opens "/proc/sys/..." and
- * "/proc/self/oom_score_adj" by path in whatever the container's /proc is. Rename to
- * masking.priv.spec.ts after the fixes proposed in the issue-6 report.
- *
  * Masking and procfs writes redirected by the image:
  * - runc CVE-2025-31133 (GHSA-9493-h29p-rfm2): maskedPaths are masked by bind-mounting /dev/null;
  *   when the container's /dev/null is a symlink (here: an image without its own /dev tmpfs ships

@@ -1,10 +1,8 @@
 /**
- * PENDING (not run by jest: the name does not end in .spec.ts). A finding of the fuzz suite: the plan
- * builder (plan/build.ts `buildDevice`) accepts a linux.devices path that leaves /dev through `..`
- * (`/dev/../etc/shadow`); podkit-init then unlinks and mknods that path inside the rootfs (it stays
- * inside the root, so it is not an escape, but it replaces an image file by a device node and
- * deletes a file of the bundle's rootfs). runc rejects it. Rename to devices.spec.ts once
- * `buildDevice` checks `path.posix.normalize(d.path)` (and rejects `..`) with the field path.
+ * A finding of the fuzz suite: the plan builder (plan/build.ts `buildDevice`) accepted a linux.devices
+ * path that leaves /dev through `..` (`/dev/../etc/shadow`); podkit-init then unlinked and mknod'ed
+ * that path inside the rootfs (not an escape, but it replaced an image file by a device node). runc
+ * rejects it, and so does `buildDevice` now, naming the field.
  */
 import { validateSpec } from '@podkit/oci-spec';
 import { buildCreatePlan } from '../plan/build';

@@ -1,10 +1,4 @@
 /**
- * PENDING (not run by jest: the file name does not end in .spec.ts). These attacks SUCCEED against
- * podrun today: podkit-init is posix_spawn'ed straight from the host file native-bin/podkit-init, so
- * /proc/1/exe of a created container names that file and a container root can rewrite it once the
- * init has exec'd. Rename to exe-overwrite.priv.spec.ts once podkit-init runs from a sealed memfd
- * (or a read-only bind) — see the fix proposed in the issue-6 report.
- *
  * runc CVE-2019-5736 (GHSA-gxmr-w5mj-v8hh): a process in the container gets hold of the host binary
  * that set the container up — through /proc/<pid>/exe of the runtime's process while it is inside the
  * container (blocked on the exec FIFO during create, or entering for an exec) — and, once that
