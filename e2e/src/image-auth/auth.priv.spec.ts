@@ -1,9 +1,11 @@
 /**
  * image-store III against a real registry with auth: Debian's docker-registry with htpasswd basic auth,
  * driven through the real `podimg` process (login / logout with a credentials file, pull, push, export,
- * copy), cross-checked with skopeo and umoci:
+ * import, copy), cross-checked with skopeo and umoci:
  * - an image pushed by `podimg push` is copied back by skopeo, unpacked by umoci, and is the same tree;
- * - what `podimg export` writes (oci-dir, oci-archive, docker-archive) is read by skopeo and umoci;
+ * - what `podimg export` writes (oci-dir, oci-archive, docker-archive) is read by skopeo and umoci, and
+ *   `podimg import` brings each back into a fresh store with the same config and the same tree;
+ * - the global `--auth-file` (before or after the command) takes precedence over $DOCKER_CONFIG;
  * - zstd layers made by `skopeo copy --dest-compress-format zstd` unpack the same as their gzip twins;
  * - wrong or missing credentials fail with one clear line, and no secret ever appears in any output.
  * (The Bearer token flow is covered in packages/image-store: src/auth/*.spec.ts, with the test token
@@ -32,10 +34,11 @@ const PASSWORD = 'E2e-Secret-Pass-5';
 const outputs: string[] = [];
 let dockerConfig = '';
 
-function podimg(args: string[], opts: { allowFail?: boolean; input?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+function podimg(args: string[], opts: { allowFail?: boolean; input?: string; dockerConfig?: string } = {}): { status: number | null; stdout: string; stderr: string } {
   const [cmd, argv] = podimgCommand(args);
   // Credentials come from $DOCKER_CONFIG/config.json (the default podimg and skopeo share).
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, DOCKER_CONFIG: dockerConfig }, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  const env = { ...process.env, DOCKER_CONFIG: opts.dockerConfig ?? dockerConfig };
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000, env, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   outputs.push(r.stdout, r.stderr);
   if (!opts.allowFail && r.status !== 0) throw new Error(`podimg ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -106,6 +109,17 @@ suite('image-store with registry auth (docker-registry + htpasswd)', () => {
     expect(rec.manifest.digest).toBe(layout.gzip.manifest.digest);
   });
 
+  it('the global --auth-file, before or after the command, is used instead of $DOCKER_CONFIG', () => {
+    const elsewhere = path.join(work, 'no-docker-config');
+    const root = ['--root', path.join(work, 'store-authfile')];
+    const anon = podimg([...root, 'pull', `${reg.host}/lib/busybox:gzip`], { allowFail: true, dockerConfig: elsewhere });
+    expect(anon.stderr).toContain('no credentials for');
+    const before = JSON.parse(podimg([...root, '--auth-file', authFile, '-o', 'json', 'pull', '--no-unpack', `${reg.host}/lib/busybox:gzip`], { dockerConfig: elsewhere }).stdout);
+    expect(before.manifest.digest).toBe(layout.gzip.manifest.digest);
+    const after = JSON.parse(podimg([...root, '-o', 'json', 'pull', '--no-unpack', `${reg.host}/lib/busybox:zstd`, '--auth-file', authFile], { dockerConfig: elsewhere }).stdout);
+    expect(after.name).toBe(`${reg.host}/lib/busybox:zstd`);
+  });
+
   it('pushes; skopeo copies it back and umoci unpacks the same tree as podimg', async () => {
     const r = podimg(g(['-o', 'json', 'push', `${reg.host}/lib/busybox:gzip`, `${reg.host}/team/copy:v1`]));
     const res = JSON.parse(r.stdout);
@@ -144,6 +158,27 @@ suite('image-store with registry auth (docker-registry + htpasswd)', () => {
     expect(JSON.parse(skopeo(['inspect', '--raw', `docker-archive:${dockerTar}`])).config.digest).toBe(layout.gzip.config.digest);
     execFileSync('umoci', ['unpack', '--image', `${ociDir}:gzip`, `${ociDir}-bundle`], { stdio: ['ignore', 'ignore', 'pipe'] });
     expect(diffTrees((await tree(path.join(work, 'podimg-gzip', 'rootfs'))) as never, (await tree(path.join(`${ociDir}-bundle`, 'rootfs'))) as never)).toEqual([]);
+  });
+
+  it('imports what it exported (oci-dir, oci-archive, docker-archive) with the same config and tree', async () => {
+    const gzipTree = await tree(path.join(work, 'podimg-gzip', 'rootfs'));
+    const cases: Array<[string, string]> = [
+      [path.join(work, 'export-oci'), 'oci-dir'],
+      [path.join(work, 'export-oci.tar'), 'oci-archive'],
+      [path.join(work, 'export-docker.tar'), 'docker-archive'],
+    ];
+    for (const [file, format] of cases) {
+      const root = ['--root', path.join(work, `store-import-${format}`)];
+      const name = `imported/${format}:v1`;
+      const t = podimg([...root, 'import', file, name]);
+      expect(t.stdout).toMatch(new RegExp(`^imported docker\\.io/imported/${format}:v1 \\(id [0-9a-f]{12}, 2 layers\\) from ${format}\\n$`));
+      const recs = JSON.parse(podimg([...root, '-o', 'json', 'ls']).stdout) as Array<{ name: string; config: { digest: string } }>;
+      expect(recs.map((r) => r.name)).toEqual([`docker.io/imported/${format}:v1`]);
+      expect(recs[0]?.config.digest).toBe(layout.gzip.config.digest);
+      const out = path.join(work, `import-${format}-bundle`);
+      podimg([...root, 'unpack', name, out]);
+      expect(diffTrees((await tree(path.join(out, 'rootfs'))) as never, gzipTree as never)).toEqual([]);
+    }
   });
 
   it('copies between the registry, an oci-archive and back', () => {

@@ -1,7 +1,61 @@
-/** Validators and defaults for the runtime-spec documents: config.json, process.json, state.json, features. */
+/**
+ * Validators and defaults for the runtime-spec documents: config.json, process.json, state.json, features.
+ *
+ * Also the package's `@podkit/oci-spec/runtime-spec` entry point: the runtime half alone (its types,
+ * validators and defaults), loading no image-spec, digest, reference or node:crypto module. Its validators
+ * load only their own schema (or generated validator) on first use.
+ */
 import type { FieldIssue } from '@podkit/errdefs';
 import type { Features, LinuxNamespaceType, Process, Spec, State } from './schema/runtime';
 import { check, validate, type CheckResult } from './validate';
+
+export type { FieldIssue } from '@podkit/errdefs';
+export type { CheckResult } from './validate';
+export type {
+  Spec,
+  Process,
+  User,
+  LinuxCapabilities,
+  POSIXRlimit,
+  Box,
+  Scheduler,
+  IOPriority,
+  CPUAffinity,
+  Root,
+  Mount,
+  Hooks,
+  Hook,
+  Linux,
+  LinuxNamespace,
+  LinuxNamespaceType,
+  LinuxIDMapping,
+  LinuxDevice,
+  LinuxDeviceCgroup,
+  LinuxResources,
+  LinuxMemory,
+  LinuxCPU,
+  LinuxPids,
+  LinuxBlockIO,
+  LinuxWeightDevice,
+  LinuxThrottleDevice,
+  LinuxHugepageLimit,
+  LinuxNetwork,
+  LinuxRdma,
+  LinuxSeccomp,
+  LinuxSyscall,
+  LinuxSeccompArg,
+  LinuxSeccompAction,
+  LinuxSeccompOperator,
+  LinuxSeccompArch,
+  LinuxIntelRdt,
+  LinuxPersonality,
+  LinuxTimeOffset,
+  LinuxNetDevice,
+  ContainerStatus,
+  State,
+  Features,
+  LinuxFeatures,
+} from './schema/runtime';
 
 /** The runtime-spec version this package implements (and writes). */
 export const OCI_VERSION = '1.2.0';

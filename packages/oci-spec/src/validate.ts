@@ -117,8 +117,43 @@ export function validatorFor(id: SchemaId): CompiledValidator {
 export function generateStandalone(id: SchemaId): string {
   const Ajv = (require('ajv') as typeof import('ajv')).default;
   const standaloneCode = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone')).default;
-  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: false, optimize: true } });
-  return standaloneCode(ajv, ajv.compile(schemaOf(id)));
+  const ajv = new Ajv({ ...AJV_OPTIONS, inlineRefs: false, code: { source: true, esm: false, optimize: true } });
+  return standaloneCode(ajv, ajv.compile(splitSchema(schemaOf(id))));
+}
+
+type JsonSchema = { [key: string]: unknown };
+const isSchemaObject = (x: unknown): x is JsonSchema => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * A copy of `schema` with every nested object schema moved to `$defs` and referenced by `$ref`. With
+ * `inlineRefs: false` ajv then generates one small function per object instead of one function for the
+ * whole document, and V8 compiles (lazily, on first call) only the functions a document reaches: a
+ * config.json without seccomp, hooks or intelRdt never compiles their code. Same checks, same errors
+ * (instance paths are unchanged; only schema paths differ).
+ */
+export function splitSchema(schema: object): object {
+  const root = JSON.parse(JSON.stringify(schema)) as JsonSchema;
+  const defs: Record<string, JsonSchema> = {};
+  const visit = (node: JsonSchema, name: string, hoist: boolean): JsonSchema => {
+    for (const key of ['properties', 'patternProperties'] as const) {
+      const props = node[key];
+      if (!isSchemaObject(props)) continue;
+      for (const [k, sub] of Object.entries(props)) {
+        if (isSchemaObject(sub)) props[k] = visit(sub, `${name}_${k.replace(/[^A-Za-z0-9]/g, '')}`, true);
+      }
+    }
+    for (const key of ['items', 'additionalProperties'] as const) {
+      const sub = node[key];
+      if (isSchemaObject(sub)) node[key] = visit(sub, `${name}_${key}`, true);
+    }
+    if (!hoist || node['type'] !== 'object') return node;
+    let unique = name;
+    for (let i = 2; unique in defs; i++) unique = `${name}${i}`;
+    defs[unique] = node;
+    return { $ref: `#/$defs/${unique}` };
+  };
+  visit(root, 'd', false);
+  return Object.keys(defs).length === 0 ? root : { ...root, $defs: defs };
 }
 
 /** Forces the runtime compiler even when generated validators exist (tests compare both). */

@@ -9,7 +9,8 @@
  * the build-time (standalone) validators and with ajv compiling at run time.
  * Throughput: documents per second for the runc spec config (Debian's `runc spec`, the package fixture):
  * validateSpec() (the public API), the bare generated ajv validator, ajv compiled at run time, and the peer,
- * TypeBox's own TypeCompiler over the same schema. Prints medians and ratios. Not a test.
+ * TypeBox's own TypeCompiler over the same schema. Prints medians and ratios, and the RATIO lines of
+ * tools/src/bench/run-all.ts (not with --json). Not a test.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ const JSON_OUT = args.includes('--json');
 
 const pkgDir = dirname(require.resolve('@podkit/oci-spec/package.json'));
 const entry = require.resolve('@podkit/oci-spec');
+const runtimeEntry = require.resolve('@podkit/oci-spec/runtime-spec');
 const validatePath = join(pkgDir, 'dist', 'validate.js');
 
 function median(xs: readonly number[] | undefined): number {
@@ -57,6 +59,7 @@ function child(code: string): [number, number[]] {
 
 function importCost() {
   const E = JSON.stringify(entry);
+  const RS = JSON.stringify(runtimeEntry);
   const ERR = JSON.stringify(require.resolve('@podkit/errdefs'));
   const V = JSON.stringify(validatePath);
   const now = 'process.hrtime.bigint()';
@@ -66,6 +69,8 @@ function importCost() {
     // The smallest workspace package, for scale: the first require of a process also warms up the loader.
     requireErrdefs: `const t=${now};require(${ERR});console.log(JSON.stringify([Number(${now}-t)/1e6]))`,
     firstValidateGenerated: `const m=require(${E});const s=m.defaultSpec();const t=${now};m.validateSpec(s);console.log(JSON.stringify([Number(${now}-t)/1e6]))`,
+    // What a runtime CLI's create does: the runtime-spec entry point alone, then one config.json.
+    runtimeSpecValidate: `const t=${now};const m=require(${RS});m.validateSpec(m.defaultSpec());console.log(JSON.stringify([Number(${now}-t)/1e6]))`,
     firstValidateRuntimeAjv: `require(${V})._useRuntimeCompiler();const m=require(${E});const s=m.defaultSpec();const t=${now};m.validateSpec(s);console.log(JSON.stringify([Number(${now}-t)/1e6]))`,
   };
   const wall: Record<string, number[]> = {};
@@ -84,6 +89,8 @@ function importCost() {
     requireInProcessMs: median(inner['require']),
     requireErrdefsInProcessMs: median(inner['requireErrdefs']),
     firstValidateSpecGeneratedMs: median(inner['firstValidateGenerated']),
+    runtimeSpecValidateWallMs: median(wall['runtimeSpecValidate']),
+    runtimeSpecValidateInProcessMs: median(inner['runtimeSpecValidate']),
     firstValidateSpecRuntimeAjvMs: median(inner['firstValidateRuntimeAjv']),
   };
 }
@@ -161,6 +168,7 @@ async function main(): Promise<void> {
   console.log(`  (require('@podkit/errdefs'), in process  ${f(imports.requireErrdefsInProcessMs)} ms, for scale)`);
   console.log(`  first validateSpec, build-time validator ${f(imports.firstValidateSpecGeneratedMs)} ms`);
   console.log(`  first validateSpec, ajv compile at run   ${f(imports.firstValidateSpecRuntimeAjvMs)} ms  (×${(imports.firstValidateSpecRuntimeAjvMs / imports.firstValidateSpecGeneratedMs).toFixed(1)})`);
+  console.log(`  require('…/runtime-spec') + validateSpec ${f(imports.runtimeSpecValidateInProcessMs)} ms in process, ${f(imports.runtimeSpecValidateWallMs)} ms wall`);
   console.log('\nvalidation throughput (runc spec config.json)');
   const peer = rates.typeboxCompiler;
   console.log(`  validateSpec() (public API)              ${k(rates.validateSpec)}  (×${(rates.validateSpec / peer).toFixed(2)} vs peer)`);
@@ -169,6 +177,15 @@ async function main(): Promise<void> {
   console.log(`  peer: TypeBox TypeCompiler.Check         ${k(peer)}`);
   console.log(`  checkSpec() of an invalid config (3 issues) ${k(rates.checkSpecInvalid)}`);
   console.log(`  validateImageManifest() (umoci manifest) ${k(rates.validateImageManifest)}`);
+
+  // For tools/src/bench/run-all.ts: podkit ÷ peer, lower is better (times; rates are inverted).
+  const ratio = (name: string, value: number, target: string, what: string) => console.log(`RATIO oci-spec/${name} ${value.toFixed(3)} ${target} ${what}`);
+  console.log('');
+  ratio('require', imports.requireWallMs / imports.nodeE0WallMs, '<1.10', "wall time of node -e \"require('@podkit/oci-spec')\" ÷ node -e 0");
+  ratio('runtime-spec-first-validate', imports.runtimeSpecValidateWallMs / imports.nodeE0WallMs, '<1.25', "wall time of node -e: require('@podkit/oci-spec/runtime-spec') + first validateSpec() ÷ node -e 0");
+  ratio('first-validate-generated-vs-compile', imports.firstValidateSpecGeneratedMs / imports.firstValidateSpecRuntimeAjvMs, '<0.25', 'first validateSpec() of a process: build-time validator ÷ ajv compiling at run time');
+  ratio('validate-vs-typebox', peer / rates.validateSpec, '<1.10', 'time per validateSpec() (schema + cross-field checks) ÷ TypeBox TypeCompiler Check, runc spec config');
+  ratio('ajv-vs-typebox', peer / rates.generatedAjv, '<1', 'time per check of the bare generated ajv validator ÷ TypeBox TypeCompiler Check, runc spec config');
 }
 
 main().catch((err: unknown) => {

@@ -3,6 +3,7 @@
  * Each command lives in its own file under ./commands and is listed in ./commands/index.ts.
  */
 import type { Argv } from 'yargs';
+import type { RegistryAccess } from '../hosts/access';
 import type { ImageStore } from '../images/store';
 import type { ImageRecord } from '../images/types';
 
@@ -11,6 +12,10 @@ export const DEFAULT_ROOT = '/var/lib/podkit/image-store';
 export interface GlobalArgs {
   root: string;
   'insecure-registry': string[];
+  /** Credentials file (docker config.json format); default $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+  'auth-file'?: string;
+  /** Registry hosts config (mirrors, TLS); default /etc/podkit/registries.json if present. */
+  'hosts-config'?: string;
   output: 'json' | 'table';
 }
 
@@ -28,14 +33,36 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ')).join('\n') + '\n';
 }
 
-export async function withStore<T>(args: GlobalArgs, fn: (store: ImageStore) => Promise<T>): Promise<T> {
-  const { ImageStore } = require('../images/store') as typeof import('../images/store');
-  const store = await ImageStore.open(args.root, { insecureRegistries: args['insecure-registry'] });
+/** Registry access from the global options: endpoints and TLS (`--hosts-config`), credentials (`--auth-file`). */
+export async function withAccess<T>(args: GlobalArgs, fn: (access: RegistryAccess) => Promise<T>): Promise<T> {
+  const { RegistryAccess } = require('../hosts/access') as typeof import('../hosts/access');
+  const access = await RegistryAccess.open({
+    insecureRegistries: args['insecure-registry'] ?? [],
+    ...(args['auth-file'] ? { authFile: args['auth-file'] } : {}),
+    ...(args['hosts-config'] ? { hostsConfig: args['hosts-config'] } : {}),
+  });
   try {
-    return await fn(store);
+    return await fn(access);
   } finally {
-    await store.close();
+    await access.close();
   }
+}
+
+/** The image store, its registry client using the access of the global options (credentials, mirrors, TLS). */
+export async function withStoreAccess<T>(args: GlobalArgs, fn: (store: ImageStore, access: RegistryAccess) => Promise<T>): Promise<T> {
+  return withAccess(args, async (access) => {
+    const { ImageStore } = require('../images/store') as typeof import('../images/store');
+    const store = await ImageStore.open(args.root, { insecureRegistries: args['insecure-registry'] ?? [], access });
+    try {
+      return await fn(store, access);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+export async function withStore<T>(args: GlobalArgs, fn: (store: ImageStore) => Promise<T>): Promise<T> {
+  return withStoreAccess(args, (store) => fn(store));
 }
 
 export function size(r: ImageRecord): number {

@@ -1,7 +1,10 @@
 /**
  * podimg: the image-store CLI.
  *
- *   podimg [--root DIR] [--insecure-registry HOST:PORT]... [-o json|table] <command>
+ *   podimg [--root DIR] [--insecure-registry HOST:PORT]... [--auth-file FILE] [--hosts-config FILE]
+ *          [-o json|table] <command>
+ *
+ * Global options may also follow the command (`podimg push --auth-file F ref`).
  *
  * Each command is a file in ./commands (listed in ./commands/index.ts). Errors print one line on
  * stderr and exit with the errdefs code's exit status.
@@ -26,6 +29,8 @@ export function buildParser(argv: string[]): Argv<GlobalArgs> {
       coerce: (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]),
       describe: 'registry (host:port) reached over plain HTTP; repeatable',
     })
+    .option('auth-file', { type: 'string', describe: 'credentials file (docker config.json format; default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)' })
+    .option('hosts-config', { type: 'string', describe: 'registry hosts config (mirrors, TLS; default /etc/podkit/registries.json if present)' })
     .option('output', { alias: 'o', choices: ['json', 'table'] as const, default: 'table' as const, describe: 'output format' }) as unknown as Argv<GlobalArgs>;
   for (const c of COMMANDS) y = c.register(y);
   return y

@@ -97,6 +97,39 @@ describe('podimg registry commands', () => {
     expect((await podimg([...g, 'logout', gate.host, '--auth-file', authFile])).stdout).toMatch(/^Not logged in/);
   });
 
+  it('pull: credentials from the global --auth-file, given before or after the command', async () => {
+    const file = path.join(dir, 'pull-auth', 'config.json');
+    const root = ['--root', path.join(dir, 'store-pull')];
+    const anon = await podimg([...root, '--auth-file', path.join(dir, 'none.json'), 'pull', '--no-unpack', `${gate.host}/lib/app:v1`]);
+    expect(anon.code).not.toBe(0);
+    expect(anon.stderr).toMatch(/token server refused anonymous access/);
+    expect((await podimg([...root, '--auth-file', file, 'login', gate.host, '-u', 'alice', '-p', PASSWORD])).code).toBe(0);
+    const granted = tokens.grants.size;
+    const before = await podimg([...root, '--auth-file', file, 'pull', '--no-unpack', `${gate.host}/lib/app:v1`]);
+    expect(before.code).toBe(0);
+    expect(before.stdout).toMatch(new RegExp(`^pulled ${gate.host}/lib/app:v1 \\(id [0-9a-f]{12}, 1 layers\\)\n$`));
+    expect(tokens.grants.size).toBeGreaterThan(granted);
+    const after = await podimg([...root, '-o', 'json', 'pull', '--no-unpack', `${gate.host}/lib/app:v1`, '--auth-file', file]);
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout).name).toBe(`${gate.host}/lib/app:v1`);
+    const ls = await podimg([...root, '-o', 'json', 'ls']);
+    expect(JSON.parse(ls.stdout).map((r: { name: string }) => r.name)).toEqual([`${gate.host}/lib/app:v1`]);
+  });
+
+  it('pull: endpoints from the global --hosts-config (a mirror for a registry that does not resolve)', async () => {
+    const hosts = path.join(dir, 'registries.json');
+    fs.writeFileSync(hosts, JSON.stringify({ registries: { 'registry.invalid': { mirrors: [{ url: `http://${fake.host}` }] } } }));
+    const root = ['--root', path.join(dir, 'store-mirror')];
+    const r = await podimg([...root, '--hosts-config', hosts, 'pull', '--no-unpack', 'registry.invalid/lib/app:v1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^pulled registry\.invalid\/lib\/app:v1 /);
+    const bad = path.join(dir, 'bad-registries.json');
+    fs.writeFileSync(bad, '{"registries": {"x": {"mirrors": 3}}}');
+    const e = await podimg([...root, 'pull', 'registry.invalid/lib/app:v1', '--hosts-config', bad]);
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/mirrors/);
+  });
+
   it('copy from the registry, push through the gate with the stored credentials, export', async () => {
     expect((await podimg([...g, 'login', gate.host, '-u', 'alice', '-p', PASSWORD, '--auth-file', authFile])).code).toBe(0);
     // An image into the store: copy registry → oci dir, then pull (anonymous, from the backing registry).

@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
-import { out } from '../common';
+import { out, withAccess } from '../common';
 import type { GlobalArgs, PodimgCommand } from '../common';
-import { registryOptions, withAccess } from '../registry-args';
 
 /** podimg copy <src> <dst> */
 export const copyCommand: PodimgCommand = {
@@ -10,12 +9,10 @@ export const copyCommand: PodimgCommand = {
       'copy <src> <dst>',
       'copy an image between registries, layouts and archives (docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])',
       (y) =>
-        registryOptions(
-          y
-            .positional('src', { type: 'string', demandOption: true })
-            .positional('dst', { type: 'string', demandOption: true })
-            .option('platform', { type: 'string', describe: 'os/arch[/variant] for a docker-archive destination (default: this machine)' }),
-        ),
+        y
+          .positional('src', { type: 'string', demandOption: true })
+          .positional('dst', { type: 'string', demandOption: true })
+          .option('platform', { type: 'string', describe: 'os/arch[/variant] for a docker-archive destination (default: this machine)' }),
       async (a) => {
         const { copyImage, parseLocation } = require('../../layout/copy') as typeof import('../../layout/copy');
         const { RegistryClient } = require('../../registry/client') as typeof import('../../registry/client');

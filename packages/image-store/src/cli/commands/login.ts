@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import { invalidField } from '@podkit/errdefs';
-import { out } from '../common';
+import { out, withAccess } from '../common';
 import type { GlobalArgs, PodimgCommand } from '../common';
-import { readPasswordStdin, registryOptions, withAccess } from '../registry-args';
+import { readPasswordStdin } from '../registry-args';
 
 /** podimg login <registry> -u USER (-p PASS | --password-stdin) */
 export const loginCommand: PodimgCommand = {
@@ -11,13 +11,11 @@ export const loginCommand: PodimgCommand = {
       'login <registry>',
       'check credentials against a registry and store them in the credentials file',
       (y) =>
-        registryOptions(
-          y
-            .positional('registry', { type: 'string', demandOption: true })
-            .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
-            .option('password', { alias: 'p', type: 'string', describe: 'password (prefer --password-stdin: arguments show in ps)' })
-            .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' }),
-        ),
+        y
+          .positional('registry', { type: 'string', demandOption: true })
+          .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
+          .option('password', { alias: 'p', type: 'string', describe: 'password (prefer --password-stdin: arguments show in ps)' })
+          .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' }),
       async (a) => {
         if ((a.password !== undefined) === a['password-stdin']) throw invalidField('password', 'give exactly one of -p/--password and --password-stdin');
         const password = a['password-stdin'] ? await readPasswordStdin() : (a.password ?? '');

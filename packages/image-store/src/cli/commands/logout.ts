@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
-import { out } from '../common';
+import { out, withAccess } from '../common';
 import type { GlobalArgs, PodimgCommand } from '../common';
-import { registryOptions, withAccess } from '../registry-args';
 
 /** podimg logout <registry> */
 export const logoutCommand: PodimgCommand = {
@@ -9,7 +8,7 @@ export const logoutCommand: PodimgCommand = {
     return y.command(
       'logout <registry>',
       'remove the stored credentials of a registry',
-      (y) => registryOptions(y.positional('registry', { type: 'string', demandOption: true })),
+      (y) => y.positional('registry', { type: 'string', demandOption: true }),
       async (a) => {
         const { logout } = require('../../auth/login') as typeof import('../../auth/login');
         const r = await withAccess(a as GlobalArgs, (access) => logout(access, a.registry));

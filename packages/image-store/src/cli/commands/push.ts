@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
-import { out, shortId } from '../common';
+import { out, shortId, withStoreAccess } from '../common';
 import type { GlobalArgs, PodimgCommand } from '../common';
-import { registryOptions, withStoreAccess } from '../registry-args';
 
 /** podimg push <local-ref> [<remote-ref>] */
 export const pushCommand: PodimgCommand = {
@@ -10,12 +9,10 @@ export const pushCommand: PodimgCommand = {
       'push <ref> [dest]',
       'push a stored image to a registry (to <dest> if given, else under its own name)',
       (y) =>
-        registryOptions(
-          y
-            .positional('ref', { type: 'string', demandOption: true, describe: 'stored image (name or id)' })
-            .positional('dest', { type: 'string', describe: 'registry reference to push to' })
-            .option('chunk-mib', { type: 'number', default: 16, describe: 'upload chunk size (MiB)' }),
-        ),
+        y
+          .positional('ref', { type: 'string', demandOption: true, describe: 'stored image (name or id)' })
+          .positional('dest', { type: 'string', describe: 'registry reference to push to' })
+          .option('chunk-mib', { type: 'number', default: 16, describe: 'upload chunk size (MiB)' }),
       async (a) => {
         const { pushStoredImage } = require('../../push/stored') as typeof import('../../push/stored');
         const table = a.output === 'table';
