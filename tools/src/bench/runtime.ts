@@ -12,7 +12,8 @@
  *   npx tsc -p tools/tsconfig.lib.json && sudo node tools/dist/bench/runtime.js [--rounds 20] [--json]
  *
  * Needs root, /bin/busybox and runc. Cgroups are made beneath this process's own (relative
- * cgroupsPath). Prints medians and ratios. Not a test.
+ * cgroupsPath). Prints medians and ratios, then `RATIO` lines for tools/src/bench/run-all.ts (not with
+ * `--json`). Not a test.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -31,6 +32,16 @@ function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The machine-readable lines for the bench runner, from the medians (ms) of one run. */
+export function ratioLines(m: { nodeMedianMs: number; podrunMedianMs: number; runcMedianMs: number; libraryMedianMs: number }): string[] {
+  for (const [k, v] of Object.entries(m)) if (!Number.isFinite(v) || v < 0) throw new Error(`no median for ${k}`);
+  if (!(m.runcMedianMs > 0)) throw new Error('no median for runcMedianMs');
+  return [
+    `RATIO runtime/podrun-vs-runc ${((m.podrunMedianMs - m.nodeMedianMs) / m.runcMedianMs).toFixed(3)} <=1.0 (podrun run − node -e 0) ÷ runc run, /bin/true`,
+    `RATIO runtime/library-vs-runc ${(m.libraryMedianMs / m.runcMedianMs).toFixed(3)} <=0.5 library create+start+wait+delete ÷ runc run, /bin/true`,
+  ];
 }
 
 function timeSpawn(cmd: string, argv: string[], cwd: string): number {
@@ -121,6 +132,7 @@ async function main(): Promise<void> {
     console.log(`ratio (podrun - node) / runc: ${out.cliRatio.toFixed(2)}x (target <= 1.0x)`);
     console.log(`ratio library / runc:         ${out.libraryRatio.toFixed(2)}x (target <= 0.5x)`);
     console.log(`peak RSS while waiting to start: podkit-init ${initKb} kB, runc init ${runcInitKb} kB`);
+    for (const line of ratioLines(out)) console.log(line);
   } finally {
     // Whatever a failed round left behind: containers of each runtime (and so their cgroups), then files.
     for (const c of runtime.list()) await runtime.delete(c.id, { force: true }).catch(() => undefined);
@@ -135,7 +147,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
