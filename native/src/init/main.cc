@@ -10,10 +10,13 @@
 //   init → parent   {"type":"child","pid":N} + the child's pidfd (SCM_RIGHTS)
 //   parent          places the pid in its cgroups. This must happen BEFORE the cgroup namespace is
 //                   unshared, so the namespace's root is the container's own cgroup.
-//   parent → init   {"type":"continue"}
-//   stage 1:        unshare(CLONE_NEWCGROUP), rootfs (mounts, devices, pivot_root, masked and
-//                   read-only paths), hostname, sysctls, process attributes (rlimits, oom score,
-//                   capabilities, user, cwd).
+//                   It also runs the prestart/createRuntime hooks (in the runtime's namespaces).
+//   parent → init   {"type":"continue","stateCreating":..,"stateCreated":..} (the OCI state JSON
+//                   the plan's createContainer / startContainer hooks get on stdin)
+//   stage 1:        unshare(CLONE_NEWCGROUP), rootfs (mounts, devices, createContainer hooks,
+//                   pivot_root, masked and read-only paths), hostname, sysctls, process attributes
+//                   (rlimits, oom score, capabilities, user, cwd); after `start` opened the exec
+//                   FIFO, the startContainer hooks, then execve.
 //   init → parent   {"type":"ready"}          (create: then blocks on the exec FIFO until `start`)
 //                   or EOF when execve closed the close-on-exec channel (exec of an extra process)
 //   any failure     {"type":"error","phase":..,"syscall":..,"errno":..,"message":..}
@@ -26,6 +29,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -399,7 +403,11 @@ void ReadonlyPaths(const std::vector<std::string>& paths) {
   }
 }
 
-void PrepareRootfs(const json::Value& r) {
+void RunHooks(const json::Value* hooks, const std::string& state, const char* kind);
+
+// `createContainer`: hooks run in the container's namespaces once its mounts exist, before pivot_root
+// (their paths resolve in the runtime's root, as the runtime-spec says).
+void PrepareRootfs(const json::Value& r, const json::Value* createContainer, const std::string& state) {
   const std::string rootfs = r.GetString("path");
   unsigned long prop = static_cast<unsigned long>(r.GetInt("propagation", 0));
   // Nothing we mount may propagate back to the host: slave everything unless told otherwise.
@@ -426,6 +434,7 @@ void PrepareRootfs(const json::Value& r) {
   }
   if (r.GetBool("devSymlinks")) DevSymlinks(rootfd.get());
   rootfd.Reset();
+  RunHooks(createContainer, state, "createContainer");
   if (r.GetBool("noPivot")) MoveRoot(rootfs);
   else PivotRoot(rootfs);
 }
@@ -589,8 +598,104 @@ void SetupConsole(const json::Value& console, const json::Value* user) {
   }
 }
 
+// ---- hooks ---------------------------------------------------------------------------------------
+
+// Runs the hooks of one kind (createContainer, startContainer) in order, each with the state JSON
+// on stdin, its own args and env, and its timeout (seconds; 0 = none). A hook that fails or outlives
+// its timeout fails the container (phase "hooks"); its stdout/stderr are the container's.
+void RunHooks(const json::Value* hooks, const std::string& state, const char* kind) {
+  if (hooks == nullptr || !hooks->IsArray()) return;
+  size_t index = 0;
+  for (const json::Value& h : hooks->Arr()) {
+    std::string path = h.GetString("path");
+    std::string where = std::string(kind) + " hook " + std::to_string(index++) + " (" + path + ")";
+    std::vector<std::string> args = h.GetStrings("args");
+    if (args.empty()) args.push_back(path);
+    std::vector<std::string> env = h.GetStrings("env");
+    int64_t timeout = h.GetInt("timeout", 0);
+    std::vector<char*> argv, envp;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (std::string& kv : env) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) DieSys("hooks", "pipe2", where);
+    UniqueFd rd(p[0]), wr(p[1]);
+    // The child reports a failed execve's errno here (the pipe closes at a successful one).
+    if (pipe2(p, O_CLOEXEC) < 0) DieSys("hooks", "pipe2", where);
+    UniqueFd erd(p[0]), ewr(p[1]);
+    // Single-threaded static binary: fork is safe here.
+    pid_t pid = fork();
+    if (pid < 0) DieSys("hooks", "fork", where);
+    if (pid == 0) {
+      int err = 0;
+      if (dup2(rd.get(), 0) < 0) {
+        err = errno;
+      } else {
+        ResetSignals();
+        // Only stdio reaches the hook (not the fds preserved for the container).
+        syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+        execve(path.c_str(), argv.data(), envp.data());
+        err = errno;
+      }
+      (void)!write(ewr.get(), &err, sizeof err);
+      _exit(127);
+    }
+    rd.Reset();
+    ewr.Reset();
+    int childErr = 0;
+    ssize_t got;
+    do {
+      got = read(erd.get(), &childErr, sizeof childErr);
+    } while (got < 0 && errno == EINTR);
+    if (got == static_cast<ssize_t>(sizeof childErr)) {
+      waitpid(pid, nullptr, 0);
+      errno = childErr;
+      DieSys("hooks", "execve", where);
+    }
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd.ok()) DieSys("hooks", "pidfd_open", where);
+    // A hook that does not read its stdin must not kill us with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    size_t off = 0;
+    while (off < state.size()) {
+      ssize_t n = write(wr.get(), state.data() + off, state.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the hook closed its stdin: its exit status decides
+      off += static_cast<size_t>(n);
+    }
+    wr.Reset();
+    struct pollfd pf = {pidfd.get(), POLLIN, 0};
+    int r;
+    do {
+      r = poll(&pf, 1, timeout > 0 ? static_cast<int>(timeout * 1000) : -1);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) DieSys("hooks", "poll", where);
+    if (r == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      Error e;
+      e.Set("hook", where + " did not finish within its timeout of " + std::to_string(timeout) + " s", ETIMEDOUT);
+      Die(e, "hooks");
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) DieSys("hooks", "waitpid", where);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      Error e;
+      std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "signal " + std::to_string(WTERMSIG(status));
+      e.Set("hook", where + " failed: " + how, ECANCELED);
+      Die(e, "hooks");
+    }
+  }
+}
+
 [[noreturn]] void Stage1(const json::Value& plan) {
-  Recv("sync", "continue");
+  json::Value cont = Recv("sync", "continue");
+  const json::Value* hooks = plan.Get("hooks");
+  const std::string stateCreating = cont.GetString("stateCreating");
+  const std::string stateCreated = cont.GetString("stateCreated");
   const std::string mode = plan.GetString("mode");
   for (const std::string& t : plan.GetStrings("clone")) {
     // After the parent placed us in our cgroups, so the namespace's root is the container's cgroup.
@@ -606,7 +711,7 @@ void SetupConsole(const json::Value& console, const json::Value* user) {
   const json::Value* sysctl = plan.Get("sysctl");
   const json::Value* oom = plan.Get("process") != nullptr ? plan.Get("process")->Get("oomScoreAdj") : nullptr;
   if ((sysctl != nullptr && sysctl->IsObject() && !sysctl->Obj().empty()) || (oom != nullptr && oom->IsNumber())) OpenProc("procfs");
-  if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject()) PrepareRootfs(*r);
+  if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject()) PrepareRootfs(*r, hooks != nullptr ? hooks->Get("createContainer") : nullptr, stateCreating);
   if (std::string h = plan.GetString("hostname"); !h.empty() && sethostname(h.data(), h.size()) < 0) DieSys("hostname", "sethostname", h);
   if (std::string d = plan.GetString("domainname"); !d.empty() && setdomainname(d.data(), d.size()) < 0) DieSys("hostname", "setdomainname", d);
   if (sysctl != nullptr && sysctl->IsObject()) {
@@ -725,6 +830,9 @@ void SetupConsole(const json::Value& console, const json::Value* user) {
     // Blocks until `start` opens the FIFO for reading.
     UniqueFd w(open(FdPath(fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
     if (!w.ok()) DieSys("exec-fifo", "open", "exec FIFO");
+    // `start` has opened the FIFO: startContainer hooks run now, in the container; one that fails
+    // closes the FIFO unwritten, so `start` fails.
+    if (hooks != nullptr) RunHooks(hooks->Get("startContainer"), stateCreated, "startContainer");
     if (write(w.get(), "0", 1) != 1) DieSys("exec-fifo", "write", "exec FIFO");
   }
   ResetSignals();

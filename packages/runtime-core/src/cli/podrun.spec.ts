@@ -83,6 +83,7 @@ describe('podrun CLI', () => {
     const doc = JSON.parse(f.stdout);
     expect(validateFeatures(doc).linux?.cgroup).toMatchObject({ v1: true, systemd: false });
     expect(doc.linux.namespaces).toContain('pid');
+    expect(doc.hooks).toEqual(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
     const c = await podrun(['checkpoint', 'x']);
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/checkpoint is not supported/);

@@ -197,9 +197,9 @@ const HANDLERS: Record<string, Handler> = {
     const created = await createFromCli(p, g, logger);
     fsm().closeSync(created.pidfd);
   },
-  start: async (p, g) => {
+  start: async (p, g, logger) => {
     const { start } = require('../container/start') as typeof import('../container/start');
-    await start(runtimeStore(g), id(p));
+    for (const w of await start(runtimeStore(g), id(p))) logger.log('warning', w);
   },
   run: async (p, g, logger) => {
     const created = await createFromCli(p, g, logger);
@@ -208,20 +208,20 @@ const HANDLERS: Record<string, Handler> = {
     const store = runtimeStore(g);
     if (p.opts['detach'] === true) {
       fs.closeSync(created.pidfd);
-      await start(store, id(p));
+      for (const w of await start(store, id(p))) logger.log('warning', w);
       return;
     }
     const code = waitAndForward(created.pidfd, logger);
     const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
     try {
-      await start(store, id(p));
+      for (const w of await start(store, id(p))) logger.log('warning', w);
     } catch (err) {
       await deleteContainer(store, id(p), { force: true }).catch(() => undefined);
       throw err;
     }
     process.exitCode = await code;
     fs.closeSync(created.pidfd);
-    if (p.opts['keep'] !== true) await deleteContainer(store, id(p), { force: true });
+    if (p.opts['keep'] !== true) for (const w of await deleteContainer(store, id(p), { force: true })) logger.log('warning', w);
   },
   state: (p, g) => {
     const { state } = require('../container/query') as typeof import('../container/query');
@@ -232,9 +232,9 @@ const HANDLERS: Record<string, Handler> = {
     const { parseSignal } = require('../sys/process') as typeof import('../sys/process');
     await kill(runtimeStore(g), id(p), parseSignal((p.positionals['signal'] as string | undefined) ?? 'SIGTERM'), { all: p.opts['all'] === true });
   },
-  delete: async (p, g) => {
+  delete: async (p, g, logger) => {
     const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
-    await deleteContainer(runtimeStore(g), id(p), { force: p.opts['force'] === true });
+    for (const w of await deleteContainer(runtimeStore(g), id(p), { force: p.opts['force'] === true })) logger.log('warning', w);
   },
   exec: async (p, g, logger) => {
     const o = p.opts;

@@ -1,7 +1,7 @@
 /** pause/resume (cgroup freezer), ps, update (resource limits) and stats of a live container. */
 import { FailedPreconditionError } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
-import * as cg from '../cgroups/v1';
+import { backendOf, hostBackend, resourcesUnavailable } from '../cgroups/backend';
 import { can, type Status } from './state';
 import type { StateRecord, StateStore } from './store';
 
@@ -17,27 +17,35 @@ function live(store: StateStore, id: string, ok: (s: Status) => boolean, verb: s
 }
 
 export async function pause(store: StateStore, id: string): Promise<void> {
-  await cg.setFrozen(live(store, id, can.pause, 'pause').cgroupPaths, true);
+  const p = live(store, id, can.pause, 'pause').cgroupPaths;
+  await backendOf(p).setFrozen(p, true);
 }
 
 export async function resume(store: StateStore, id: string): Promise<void> {
-  await cg.setFrozen(live(store, id, can.resume, 'resume').cgroupPaths, false);
+  const p = live(store, id, can.resume, 'resume').cgroupPaths;
+  await backendOf(p).setFrozen(p, false);
 }
 
 export function pids(store: StateStore, id: string): number[] {
-  return cg.cgroupPids(live(store, id, can.inspect, 'list the processes of').cgroupPaths);
+  const p = live(store, id, can.inspect, 'list the processes of').cgroupPaths;
+  return backendOf(p).pids(p);
 }
 
 export function update(store: StateStore, id: string, resources: LinuxResources): void {
   const rec = live(store, id, can.inspect, 'update');
-  cg.applyResources(rec.cgroupPaths, resources);
+  const backend = backendOf(rec.cgroupPaths);
+  const unavailable = resourcesUnavailable(hostBackend().layout, backend, resources);
+  if (unavailable) throw unavailable;
+  backend.apply(rec.cgroupPaths, resources);
 }
 
 export function stats(store: StateStore, id: string): Record<string, unknown> {
-  return cg.stats(live(store, id, can.inspect, 'read the stats of').cgroupPaths);
+  const p = live(store, id, can.inspect, 'read the stats of').cgroupPaths;
+  return backendOf(p).stats(p);
 }
 
 /** The OOM-kill counter of the container's memory cgroup (undefined without one). */
 export function oomKills(store: StateStore, id: string): number | undefined {
-  return cg.oomKillCount(store.load(id).cgroupPaths);
+  const p = store.load(id).cgroupPaths;
+  return backendOf(p).oomKills(p);
 }

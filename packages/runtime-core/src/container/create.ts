@@ -3,9 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FailedPreconditionError } from '@podkit/errdefs';
 import { buildCreatePlan, namespaceTypes } from '../plan/build';
-import * as cg from '../cgroups/v1';
+import { hostBackend, resourcesUnavailable } from '../cgroups/backend';
 import { mkfifo } from '../sys/fsnodes';
 import { pidfdInode, readProcStat, type SpawnInitOptions } from '../sys/process';
+import { hookState, runHooks } from './hooks';
 import { runInit } from './init-driver';
 import { loadSpec } from './spec-file';
 import { rfc3339Nano, writeFileAtomic, type StateRecord, type StateStore } from './store';
@@ -41,18 +42,22 @@ export function withExtraFds(stdio: SpawnInitOptions | undefined, n = 0): SpawnI
 export async function create(store: StateStore, id: string, opts: CreateOptions = {}): Promise<Created> {
   const bundle = path.resolve(opts.bundle ?? '.');
   const spec = loadSpec(bundle);
-  const hs = cg.hierarchies();
-  const cgroupPaths = cg.cgroupPaths(spec.linux?.cgroupsPath, id, hs);
+  const { layout, backend } = hostBackend();
+  const cgroupPaths = backend.paths(spec.linux?.cgroupsPath, id);
+  const cgMounts = backend.mounts(cgroupPaths);
   const fifo = store.fifo(id);
   // Everything is decided (and a bad config rejected) before anything is created.
   const { plan, warnings } = buildCreatePlan(spec, {
     bundle,
     execFifo: fifo,
-    cgroupMounts: hs.flatMap((h) => (cgroupPaths[h.name] ? [{ name: h.name, source: cgroupPaths[h.name] as string }] : [])),
+    cgroupMounts: 'v1' in cgMounts ? cgMounts.v1 : [],
+    ...('v2' in cgMounts ? { cgroupV2Dir: cgMounts.v2 } : {}),
     noPivot: opts.noPivot,
     ...(opts.consoleSocket ? { consoleSocket: path.resolve(opts.consoleSocket) } : {}),
     ...(opts.preserveFds ? { preserveFds: opts.preserveFds } : {}),
   });
+  const unavailable = resourcesUnavailable(layout, backend, spec.linux?.resources);
+  if (unavailable) throw unavailable;
   const rootfs = plan.rootfs?.path ?? '';
   if (!fs.existsSync(rootfs)) throw new FailedPreconditionError(`root.path: rootfs ${rootfs} does not exist`, { details: { field: '/root/path' } });
   store.reserve(id);
@@ -71,18 +76,27 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     namespaces: types,
     ownPidNamespace: plan.clone.includes('pid'),
     process: spec.process as NonNullable<typeof spec.process>,
+    ...(spec.hooks?.poststart?.length || spec.hooks?.poststop?.length ? { hooks: { poststart: spec.hooks.poststart ?? [], poststop: spec.hooks.poststop ?? [] } } : {}),
   };
   try {
     // A "creating" record first: if this process dies half-way, `delete --force` can clean up.
     store.save(record, false);
-    cg.createCgroups(cgroupPaths, hs);
-    cg.applyResources(cgroupPaths, spec.linux?.resources);
+    backend.create(cgroupPaths, spec.linux?.resources);
     await mkfifo(fifo, 0o622);
     // mknod applied our umask; the container's user (any uid) must be able to open it for writing.
     fs.chmodSync(fifo, 0o622);
     const init = await runInit(plan, {
       stdio: withExtraFds(opts.stdio, opts.preserveFds),
-      place: (pid) => cg.placeProcess(cgroupPaths, pid),
+      place: async (pid) => {
+        backend.place(cgroupPaths, pid);
+        // prestart (deprecated) and createRuntime: here, in the runtime's namespaces, once the
+        // container's namespaces exist and before pivot_root.
+        const creating = hookState(id, 'creating', pid, bundle, spec.annotations);
+        await runHooks(spec.hooks, 'prestart', creating);
+        await runHooks(spec.hooks, 'createRuntime', creating);
+        if (!plan.hooks) return;
+        return { stateCreating: JSON.stringify(creating), stateCreated: JSON.stringify(hookState(id, 'created', pid, bundle, spec.annotations)) };
+      },
       // The durable record (pid, start time, pidfd inode) is written while the init builds its rootfs.
       // Until `ready` the status reads "created" already; `start` would just wait on the FIFO.
       overlap: (pid, pidfd) => {
@@ -95,7 +109,7 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
     return { record, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
   } catch (err) {
-    await cg.removeCgroups(cgroupPaths).catch(() => undefined);
+    await backend.remove(cgroupPaths).catch(() => undefined);
     store.remove(id);
     throw err;
   }

@@ -1,8 +1,9 @@
 /** `delete`: stop what is left (created, or running with force), then remove cgroups and state. */
 import * as fs from 'node:fs';
 import { FailedPreconditionError, isNotFound } from '@podkit/errdefs';
-import { cgroupPids, removeCgroups, setFrozen } from '../cgroups/v1';
+import { backendOf } from '../cgroups/backend';
 import { pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
+import { hookState, runHooksWarn } from './hooks';
 import { can } from './state';
 import type { StateRecord, StateStore } from './store';
 
@@ -13,7 +14,7 @@ export interface DeleteOptions {
 }
 
 function killAll(rec: StateRecord): void {
-  for (const pid of cgroupPids(rec.cgroupPaths)) {
+  for (const pid of backendOf(rec.cgroupPaths).pids(rec.cgroupPaths)) {
     try {
       process.kill(pid, 9);
     } catch {
@@ -32,7 +33,8 @@ function openIfAlive(store: StateStore, rec: StateRecord): number | undefined {
   }
 }
 
-export async function deleteContainer(store: StateStore, id: string, opts: DeleteOptions = {}): Promise<void> {
+/** Returns warnings: poststop hooks that failed (the container is deleted anyway, as runc). */
+export async function deleteContainer(store: StateStore, id: string, opts: DeleteOptions = {}): Promise<string[]> {
   let rec: StateRecord;
   try {
     rec = store.load(id);
@@ -42,7 +44,7 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
     // cleanup whether or not the container is still there.
     if (opts.force && isNotFound(err)) {
       store.remove(id);
-      return;
+      return [];
     }
     throw err;
   }
@@ -61,7 +63,7 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
       }
       if (!rec.ownPidNamespace) killAll(rec);
       // Frozen tasks die only once thawed.
-      if (status === 'paused') await setFrozen(rec.cgroupPaths, false);
+      if (status === 'paused') await backendOf(rec.cgroupPaths).setFrozen(rec.cgroupPaths, false);
       await exited;
     } finally {
       fs.closeSync(pidfd);
@@ -70,6 +72,8 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
     // Nothing to wait on by pidfd: whatever is left in the cgroups (a half-created init) is killed.
     killAll(rec);
   }
-  await removeCgroups(rec.cgroupPaths);
+  await backendOf(rec.cgroupPaths).remove(rec.cgroupPaths);
   store.remove(id);
+  if (!rec.hooks?.poststop?.length) return [];
+  return runHooksWarn(rec.hooks, 'poststop', hookState(rec.id, 'stopped', 0, rec.bundle, rec.annotations));
 }

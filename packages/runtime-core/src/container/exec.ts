@@ -5,7 +5,7 @@ import { FailedPreconditionError } from '@podkit/errdefs';
 import type { Process } from '@podkit/oci-spec';
 import { ociRuntime } from './oci';
 import { buildExecPlan } from '../plan/build';
-import { placeProcess } from '../cgroups/v1';
+import { backendOf } from '../cgroups/backend';
 import { type SpawnInitOptions } from '../sys/process';
 import { withExtraFds } from './create';
 import { runInit } from './init-driver';
@@ -63,7 +63,7 @@ export async function exec(store: StateStore, id: string, opts: ExecOptions): Pr
   // Re-check the init right before using its /proc/<pid>/ns paths.
   const check = store.openProcess(rec);
   fs.closeSync(check);
-  const init = await runInit(plan, { stdio: withExtraFds(opts.stdio, opts.preserveFds), place: (pid) => placeProcess(rec.cgroupPaths, pid) });
+  const init = await runInit(plan, { stdio: withExtraFds(opts.stdio, opts.preserveFds), place: (pid) => backendOf(rec.cgroupPaths).place(rec.cgroupPaths, pid) });
   if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
   return { pid: init.pid, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
 }

@@ -14,7 +14,7 @@ export function features(ociVersionMax: string): Features {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax,
-    hooks: [],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: [...MOUNT_OPTIONS].sort(),
     linux: {
       namespaces: [...SUPPORTED_NAMESPACES],

@@ -5,7 +5,7 @@
  * errdefs classes here, with the helper's phase.
  */
 import * as fs from 'node:fs';
-import { fromErrno, InternalError } from '@podkit/errdefs';
+import { FailedPreconditionError, fromErrno, InternalError } from '@podkit/errdefs';
 import { PLAN_PROTOCOL_VERSION, type Plan } from '../plan/types';
 import { pidfdSignal, spawnInit, waitPid, watchExit, type SpawnInitOptions } from '../sys/process';
 
@@ -18,6 +18,8 @@ export interface InitResult {
 
 function reportError(m: Record<string, unknown>): Error {
   const phase = String(m['phase'] ?? '');
+  // A hook that exited non-zero (ECANCELED from the init) fails the operation's precondition.
+  if (phase === 'hooks' && m['errno'] === 'ECANCELED') return new FailedPreconditionError(`podkit-init (hooks): ${String(m['message'] ?? '')}`);
   return fromErrno(
     { syscall: String(m['syscall'] ?? ''), errno: String(m['errno'] ?? ''), message: String(m['message'] ?? ''), phase },
     `podkit-init${phase ? ` (${phase})` : ''}`,
@@ -26,8 +28,11 @@ function reportError(m: Record<string, unknown>): Error {
 
 export interface RunInitOptions {
   stdio?: SpawnInitOptions;
-  /** Sync point: put the process in its cgroups (before it unshares its cgroup namespace). */
-  place?: (pid: number) => void;
+  /**
+   * Sync point: put the process in its cgroups (before it unshares its cgroup namespace), run the
+   * runtime's createRuntime hooks; returns extra fields for `continue` (the hook states the init uses).
+   */
+  place?: (pid: number) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
   /** Runs while the init sets itself up (after `continue`): work that overlaps with it, e.g. a durable write. */
   overlap?: (pid: number, pidfd: number) => void;
 }
@@ -47,8 +52,8 @@ export async function runInit(plan: Plan, opts: RunInitOptions): Promise<InitRes
     pid = Number(first.message['pid']);
     pidfd = first.fds[0] as number;
     // Before the init unshares its cgroup namespace, so the namespace's root is its own cgroup.
-    opts.place?.(pid);
-    await channel.send({ type: 'continue' });
+    const extra = (await opts.place?.(pid)) ?? {};
+    await channel.send({ ...extra, type: 'continue' });
     opts.overlap?.(pid, pidfd);
     for (;;) {
       const { message, fds } = await channel.recv();

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { FailedPreconditionError } from '@podkit/errdefs';
-import { cgroupPids, freezerState, setFrozen } from '../cgroups/v1';
+import { backendOf } from '../cgroups/backend';
 import { pidfdSignal } from '../sys/process';
 import { can } from './state';
 import type { StateStore } from './store';
@@ -24,11 +24,12 @@ export async function kill(store: StateStore, id: string, signal: number, opts: 
     }
     return;
   }
-  const wasFrozen = freezerState(rec.cgroupPaths) !== 'THAWED';
-  const canFreeze = rec.cgroupPaths['freezer'] !== undefined;
-  if (canFreeze && !wasFrozen) await setFrozen(rec.cgroupPaths, true);
+  const cg = backendOf(rec.cgroupPaths);
+  const wasFrozen = cg.frozen(rec.cgroupPaths);
+  const canFreeze = cg.canFreeze(rec.cgroupPaths);
+  if (canFreeze && !wasFrozen) await cg.setFrozen(rec.cgroupPaths, true);
   try {
-    for (const pid of cgroupPids(rec.cgroupPaths)) {
+    for (const pid of cg.pids(rec.cgroupPaths)) {
       try {
         process.kill(pid, signal);
       } catch {
@@ -36,6 +37,6 @@ export async function kill(store: StateStore, id: string, signal: number, opts: 
       }
     }
   } finally {
-    if (canFreeze && !wasFrozen) await setFrozen(rec.cgroupPaths, false);
+    if (canFreeze && !wasFrozen) await cg.setFrozen(rec.cgroupPaths, false);
   }
 }

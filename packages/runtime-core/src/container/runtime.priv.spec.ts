@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isFailedPrecondition, isInvalidArgument, isNotFound } from '@podkit/errdefs';
+import { hostBackend } from '../cgroups/backend';
+import { hugetlbAvailable } from '../cgroups/v2';
 import { helperPath } from '../sys/native';
 import { TestEnv } from '../test-support/run';
 
@@ -373,6 +375,28 @@ describeRoot('container runtime (privileged)', () => {
     await waitFor(() => env.runtime.store.status(rec) === 'stopped');
     await expect(env.runtime.pause(c.id)).rejects.toThrow(/container not running/);
     await env.runtime.delete(c.id);
+  });
+
+  it('selects the cgroup backend at run time and refuses hugepageLimits where hugetlb is not usable', async () => {
+    const { layout, backend } = hostBackend();
+    expect(backend.version).toBe(layout.mode === 'v2' ? 2 : 1);
+    const spec = env.spec(['true'], (s) => void (s.linux!.resources = { hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] }));
+    const expected = hugetlbAvailable(layout);
+    if (!expected) {
+      console.warn('runtime.priv.spec: hugetlb is usable on this host; the "not available here" case is covered on the fake tree only');
+      return;
+    }
+    const id = env.nextId('huge');
+    let err: unknown;
+    try {
+      await env.create(spec, id);
+    } catch (e) {
+      err = e;
+    }
+    expect(isInvalidArgument(err)).toBe(true);
+    expect((err as Error).message).toBe(expected.message);
+    expect((err as Error).message).toMatch(/^\/linux\/resources\/hugepageLimits: controller not available here: /);
+    expect(env.runtime.list().map((c) => c.id)).not.toContain(id);
   });
 
   it('delete --force of a paused container thaws and kills it', async () => {

@@ -50,7 +50,8 @@ export class Runtime {
     return { state: state(this.store, id), warnings: created.warnings };
   }
 
-  start(id: string): Promise<void> {
+  /** Returns warnings (failed poststart hooks). */
+  start(id: string): Promise<string[]> {
     return start(this.store, id);
   }
 
@@ -94,14 +95,16 @@ export class Runtime {
     return child.exited;
   }
 
-  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+  /** Returns warnings (failed poststop hooks). */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<string[]> {
     const child = this.children.get(id);
-    await deleteContainer(this.store, id, { ...opts, exited: child?.exited });
+    const warnings = await deleteContainer(this.store, id, { ...opts, exited: child?.exited });
     if (child) {
       await child.exited;
       fs.closeSync(child.pidfd);
       this.children.delete(id);
     }
+    return warnings;
   }
 
   /** Runs an extra process in the container. */

@@ -2,10 +2,12 @@
 import * as fs from 'node:fs';
 import { FailedPreconditionError } from '@podkit/errdefs';
 import { releaseExecFifo } from '../sys/process';
+import { hookState, runHooksWarn } from './hooks';
 import { can } from './state';
 import type { StateStore } from './store';
 
-export async function start(store: StateStore, id: string): Promise<void> {
+/** Returns warnings: poststart hooks that failed (the container runs anyway, as runc). */
+export async function start(store: StateStore, id: string): Promise<string[]> {
   const rec = store.load(id);
   const status = store.status(rec);
   if (!can.start(status)) throw new FailedPreconditionError(`cannot start a container that is ${status}`);
@@ -16,4 +18,6 @@ export async function start(store: StateStore, id: string): Promise<void> {
     fs.closeSync(pidfd);
   }
   fs.rmSync(store.fifo(id), { force: true });
+  if (!rec.hooks?.poststart?.length) return [];
+  return runHooksWarn(rec.hooks, 'poststart', hookState(rec.id, 'running', rec.pid, rec.bundle, rec.annotations));
 }

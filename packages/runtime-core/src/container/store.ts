@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlreadyExistsError, invalidField, NotFoundError, toPodkitError } from '@podkit/errdefs';
-import type { Process } from '@podkit/oci-spec';
-import { freezerState } from '../cgroups/v1';
+import type { Hooks, Process } from '@podkit/oci-spec';
+import { backendOf } from '../cgroups/backend';
 import { pidfdInode, pidfdOpen, readProcStat } from '../sys/process';
 import type { Status } from './state';
 
@@ -36,6 +36,8 @@ export interface StateRecord {
   ownPidNamespace: boolean;
   /** The config's process, the base of `exec` with bare args. */
   process: Process;
+  /** The hooks run after `create` returned: poststart by `start`, poststop by `delete`. */
+  hooks?: Pick<Hooks, 'poststart' | 'poststop'>;
 }
 
 const ID_RE = /^[\w+\-.]+$/;
@@ -144,7 +146,7 @@ export class StateStore {
   status(rec: StateRecord): Status {
     if (rec.pid === 0) return 'creating';
     if (!this.alive(rec)) return 'stopped';
-    if (freezerState(rec.cgroupPaths) !== 'THAWED') return 'paused';
+    if (backendOf(rec.cgroupPaths).frozen(rec.cgroupPaths)) return 'paused';
     return fs.existsSync(this.fifo(rec.id)) ? 'created' : 'running';
   }
 

@@ -96,13 +96,53 @@ describe('buildCreatePlan', () => {
           s.process!.apparmorProfile = 'x';
           s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
           s.linux!.namespaces!.push({ type: 'user' });
-          s.hooks = { prestart: [{ path: '/bin/true' }] };
           s.linux!.resources = { blockIO: { weight: 10 } };
         }),
         ctx,
       ),
     );
-    expect(paths).toEqual(['/process/apparmorProfile', '/hooks', '/linux/namespaces/5/type', '/linux/seccomp', '/linux/resources/blockIO', '/process/terminal']);
+    expect(paths).toEqual(['/process/apparmorProfile', '/linux/namespaces/5/type', '/linux/seccomp', '/linux/resources/blockIO', '/process/terminal']);
+  });
+
+  it('binds the container\'s cgroup folder for a cgroup mount on a cgroup v2 host', () => {
+    const { plan } = buildCreatePlan(spec(), { ...ctx, cgroupMounts: [], cgroupV2Dir: '/sys/fs/cgroup/own/c1' });
+    const m = plan.rootfs!.mounts.find((x) => x.destination === '/sys/fs/cgroup');
+    expect(m).toMatchObject({ type: 'bind', source: '/sys/fs/cgroup/own/c1' });
+    expect(m!.kind).toBeUndefined();
+    expect(m!.flags & (MS.BIND | MS.REC)).toBe(MS.BIND | MS.REC);
+  });
+
+  it('passes createContainer and startContainer hooks to the init; the runtime keeps the others', () => {
+    const { plan } = buildCreatePlan(
+      spec((s) => {
+        s.hooks = {
+          prestart: [{ path: '/bin/true' }],
+          createRuntime: [{ path: '/bin/true' }],
+          createContainer: [{ path: '/bin/cc', args: ['cc', '-x'], env: ['A=1'], timeout: 5 }],
+          startContainer: [{ path: '/sc' }],
+          poststart: [{ path: '/bin/true' }],
+          poststop: [{ path: '/bin/true' }],
+        };
+      }),
+      ctx,
+    );
+    expect(plan.hooks).toEqual({ createContainer: [{ path: '/bin/cc', args: ['cc', '-x'], env: ['A=1'], timeout: 5 }], startContainer: [{ path: '/sc' }] });
+    expect(buildCreatePlan(spec((s) => void (s.hooks = { poststop: [{ path: '/bin/true' }] })), ctx).plan.hooks).toBeUndefined();
+  });
+
+  it('rejects hooks with a relative path, a bad timeout or env entry, naming the field', () => {
+    const paths = issuesOf(() =>
+      buildCreatePlan(
+        spec((s) => {
+          s.hooks = {
+            createRuntime: [{ path: 'rel' }],
+            startContainer: [{ path: '/x', timeout: 0 }, { path: '/y', timeout: 1e9, env: ['NOEQUALS', '=v', 'OK=1'] }],
+          };
+        }),
+        ctx,
+      ),
+    );
+    expect(paths).toEqual(['/hooks/createRuntime/0/path', '/hooks/startContainer/0/timeout', '/hooks/startContainer/1/timeout', '/hooks/startContainer/1/env/0', '/hooks/startContainer/1/env/1']);
   });
 
   it('checks hostname, sysctls, capabilities, rlimits, mounts and cwd with field paths', () => {

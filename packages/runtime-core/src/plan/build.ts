@@ -9,7 +9,7 @@ import { invalidDocument, type FieldIssue } from '@podkit/errdefs';
 import type { LinuxDevice, Mount, Process, Spec } from '@podkit/oci-spec';
 import { MS, parseMountOptions, propagationFlags } from '../sys/mount';
 import { CAPABILITIES, DEFAULT_DEVICES, NS_PROC_NAME, RLIMITS, SUPPORTED_NAMESPACES } from './tables';
-import type { Plan, PlanCapabilities, PlanDevice, PlanMount, PlanProcess, PlanRootfs } from './types';
+import type { Plan, PlanCapabilities, PlanDevice, PlanHook, PlanMount, PlanProcess, PlanRootfs } from './types';
 
 export interface CreatePlanContext {
   /** Absolute bundle directory (relative paths in the config are resolved against it). */
@@ -18,6 +18,8 @@ export interface CreatePlanContext {
   execFifo: string;
   /** The container's cgroup per v1 hierarchy (`name` is the hierarchy's folder under /sys/fs/cgroup). */
   cgroupMounts: { name: string; source: string }[];
+  /** On a cgroup v2 host: the container's cgroup folder, which a `cgroup` mount binds (read-only as asked). */
+  cgroupV2Dir?: string;
   /** Use MS_MOVE + chroot instead of pivot_root (`--no-pivot`). */
   noPivot?: boolean;
   /** `--console-socket`: where the pty master of a `process.terminal` container is sent. */
@@ -48,7 +50,7 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const later = (p: string, what: string) => issues.push({ path: p, reason: `${what} is not supported by podrun yet` });
   if (spec.process) processUnsupported(spec.process, '/process', issues);
-  if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length > 0)) later('/hooks', 'hooks');
+  if (spec.hooks) hookIssues(spec.hooks, issues);
   const l = spec.linux;
   if (l) {
     l.namespaces?.forEach((ns, i) => {
@@ -65,7 +67,6 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
     const r = l.resources;
     if (r) {
       if (r.blockIO) later('/linux/resources/blockIO', 'blkio limits');
-      if (r.hugepageLimits?.length) later('/linux/resources/hugepageLimits', 'hugepage limits');
       if (r.network) later('/linux/resources/network', 'network classes/priorities');
       if (r.rdma) later('/linux/resources/rdma', 'rdma limits');
       if (r.unified) later('/linux/resources/unified', 'cgroup v2 unified settings (this host uses cgroup v1)');
@@ -79,6 +80,33 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
     if (m.uidMappings || m.gidMappings) later(`/mounts/${i}`, 'idmapped mounts');
   });
   return issues;
+}
+
+/** Longest hook timeout (seconds): the init waits with poll(2), whose timeout is an int of ms. */
+export const MAX_HOOK_TIMEOUT = 2_000_000;
+
+function hookIssues(hooks: NonNullable<Spec['hooks']>, issues: FieldIssue[]): void {
+  for (const [kind, list] of Object.entries(hooks)) {
+    (list ?? []).forEach((h, i) => {
+      const base = `/hooks/${kind}/${i}`;
+      if (typeof h.path !== 'string' || !h.path.startsWith('/')) issues.push({ path: `${base}/path`, reason: 'must be an absolute path' });
+      if (h.timeout !== undefined && (!Number.isInteger(h.timeout) || h.timeout < 1 || h.timeout > MAX_HOOK_TIMEOUT)) {
+        issues.push({ path: `${base}/timeout`, reason: `must be an integer from 1 to ${MAX_HOOK_TIMEOUT} (seconds)` });
+      }
+      (h.env ?? []).forEach((kv, j) => {
+        if (!kv.includes('=') || kv.startsWith('=')) issues.push({ path: `${base}/env/${j}`, reason: 'must be NAME=value' });
+      });
+    });
+  }
+}
+
+/** The hooks podkit-init runs inside the container. */
+function planHooks(hooks: Spec['hooks']): Plan['hooks'] {
+  const pick = (l: PlanHook[] | undefined) => (l ?? []).map((h) => ({ path: h.path, ...(h.args ? { args: [...h.args] } : {}), ...(h.env ? { env: [...h.env] } : {}), ...(h.timeout ? { timeout: h.timeout } : {}) }));
+  const createContainer = pick(hooks?.createContainer);
+  const startContainer = pick(hooks?.startContainer);
+  if (!createContainer.length && !startContainer.length) return undefined;
+  return { ...(createContainer.length ? { createContainer } : {}), ...(startContainer.length ? { startContainer } : {}) };
 }
 
 function processUnsupported(p: Process, base: string, issues: FieldIssue[]): void {
@@ -173,6 +201,9 @@ function buildMount(m: Mount, i: number, ctx: CreatePlanContext, issues: FieldIs
     return undefined;
   }
   const destination = path.posix.normalize(m.destination);
+  if (m.type === 'cgroup' && ctx.cgroupV2Dir) {
+    return { destination, type: 'bind', source: ctx.cgroupV2Dir, flags: parsed.flags | MS.BIND | MS.REC, data: '' };
+  }
   if (m.type === 'cgroup') {
     return { destination, type: 'cgroup', source: '', flags: parsed.flags, data: '', kind: 'cgroup-v1', cgroups: ctx.cgroupMounts };
   }
@@ -291,6 +322,7 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
     maskedPaths: [...(spec.linux?.maskedPaths ?? [])],
     readonlyPaths: [...(spec.linux?.readonlyPaths ?? [])],
   };
+  const hooks = planHooks(spec.hooks);
   const plan: Plan = {
     mode: 'create',
     clone,
@@ -303,6 +335,7 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
     ...(spec.domainname ? { domainname: spec.domainname } : {}),
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
     ...(console ? { console } : {}),
+    ...(hooks ? { hooks } : {}),
     process,
   };
   return { plan, warnings };

@@ -66,6 +66,14 @@ export interface PlanProcess {
   preserveFds: number;
 }
 
+/** A hook podkit-init runs (createContainer, startContainer); `timeout` in seconds. */
+export interface PlanHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
 export interface Plan {
   mode: 'create' | 'exec';
   /** Namespaces to create (the cgroup one is unshared after the parent placed the process). */
@@ -84,5 +92,11 @@ export interface Plan {
    * creates a pty, sends its master over the socket (SCM_RIGHTS) and makes the slave its stdio.
    */
   console?: { socket: string; height?: number; width?: number };
+  /**
+   * Hooks run by the init with the state JSON the parent sends in `continue` (`stateCreating`,
+   * `stateCreated`): createContainer in the container's namespaces before pivot_root, startContainer
+   * in the container after `start` opened the exec FIFO, just before execve.
+   */
+  hooks?: { createContainer?: PlanHook[]; startContainer?: PlanHook[] };
   process: PlanProcess;
 }
