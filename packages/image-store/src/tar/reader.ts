@@ -23,6 +23,7 @@ class ByteSource {
 
   constructor(private readonly it: AsyncIterator<Buffer | Uint8Array | string>) {}
 
+  /** Replaces the (fully consumed) current chunk with the next one from the input. */
   private async fill(): Promise<boolean> {
     if (this.done) return false;
     const r = await this.it.next();
@@ -30,22 +31,33 @@ class ByteSource {
       this.done = true;
       return false;
     }
-    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-    this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
+    this.buf = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
     this.pos = 0;
     return true;
   }
 
   /** Exactly n bytes, or undefined at a clean end of input (nothing left); throws when cut in between. */
   async read(n: number, what: string): Promise<Buffer | undefined> {
-    while (this.buf.length - this.pos < n) {
-      if (!(await this.fill())) {
-        if (this.buf.length - this.pos === 0) return undefined;
-        throw corrupt(this.offset + (this.buf.length - this.pos), `truncated ${what}: expected ${n} bytes, got ${this.buf.length - this.pos}`);
-      }
+    if (this.buf.length - this.pos >= n) {
+      const out = this.buf.subarray(this.pos, this.pos + n);
+      this.pos += n;
+      this.offset += n;
+      return out;
     }
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
+    // Spans chunks: copy just these n bytes (not the rest of the next chunk, which may be large).
+    const out = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      if (this.pos >= this.buf.length) {
+        if (await this.fill()) continue;
+        if (got === 0) return undefined;
+        throw corrupt(this.offset + got, `truncated ${what}: expected ${n} bytes, got ${got}`);
+      }
+      const take = Math.min(n - got, this.buf.length - this.pos);
+      this.buf.copy(out, got, this.pos, this.pos + take);
+      this.pos += take;
+      got += take;
+    }
     this.offset += n;
     return out;
   }

@@ -72,4 +72,19 @@ describeRoot('applyLayer (root)', () => {
     expect(fs.readdirSync(path.join(root, 'var'))).toEqual(['new']);
     expect(fs.existsSync(path.join(root, 'etc/.wh.motd'))).toBe(false);
   });
+
+  it('replaces an overlay whiteout by a later entry of the same name in the same layer', async () => {
+    await apply(
+      [
+        { name: 'd/', type: 'dir' },
+        { name: 'd/.wh.a', data: '' },
+        { name: 'd/a', data: 'back' },
+        { name: 'd/b', data: 'b' },
+        { name: 'd/.wh.b', data: '' },
+      ],
+      { target: 'overlay' },
+    );
+    expect(fs.readFileSync(path.join(root, 'd/a'), 'utf8')).toBe('back');
+    expect(fs.lstatSync(path.join(root, 'd/b')).isCharacterDevice()).toBe(true);
+  });
 });

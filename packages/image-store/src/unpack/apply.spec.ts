@@ -105,6 +105,33 @@ describe('applyLayer', () => {
     expect(fs.readFileSync(path.join(root, 'y/z'), 'utf8')).toBe('z');
   });
 
+  it('replaces a name repeated within one layer in directories the layer created', async () => {
+    await apply([
+      { name: 'd/', type: 'dir' },
+      { name: 'd/f', data: '1' },
+      { name: 'd/f', data: '2' },
+      { name: 'd/l', type: 'symlink', linkname: victim },
+      { name: 'd/l', data: 'pwned' },
+      { name: 'd/x/', type: 'dir' },
+      { name: 'd/x/in', data: 'i' },
+      { name: 'd/x', data: 'x' },
+      { name: 'p/q/r', data: 'r1' },
+      { name: 'p/q/r', type: 'symlink', linkname: 'f' },
+      { name: 'e/', type: 'dir' },
+      { name: 'e/a', data: 'a' },
+      { name: 'e', type: 'symlink', linkname: hostDir },
+      { name: 'e/victim', data: 'pwned' },
+    ]);
+    expect(fs.readFileSync(path.join(root, 'd/f'), 'utf8')).toBe('2');
+    expect(fs.readFileSync(path.join(root, 'd/l'), 'utf8')).toBe('pwned');
+    expect(fs.readFileSync(path.join(root, 'd/x'), 'utf8')).toBe('x');
+    expect(fs.readlinkSync(path.join(root, 'p/q/r'))).toBe('f');
+    // `e` became a symlink out: in a flat target it resolves inside the root.
+    expect(fs.readlinkSync(path.join(root, 'e'))).toBe(hostDir);
+    expect(fs.readFileSync(path.join(root, hostDir, 'victim'), 'utf8')).toBe('pwned');
+    expectVictimUntouched();
+  });
+
   it('follows a symlink parent of a lower layer inside the root (usrmerge) in a flat target', async () => {
     await apply([{ name: 'usr/bin/', type: 'dir' }, { name: 'bin', type: 'symlink', linkname: 'usr/bin' }]);
     await apply([{ name: 'bin/tool', data: 't' }]);

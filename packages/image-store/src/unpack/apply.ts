@@ -14,7 +14,8 @@
  * File-system calls here are synchronous on purpose: each is one short syscall on a private staging
  * directory (open, write of one decompressed chunk, chown, chmod, utimes), and a promise round trip
  * through the libuv pool per call cost more than the call itself (measured: about 3x the main-thread
- * time of a 200 MiB pull). The event loop still turns between chunks of the layer stream.
+ * time of a 200 MiB pull). The event loop still turns between chunks of the layer stream. The one
+ * exception is a regular file's open(O_CREAT|O_EXCL), which can wait on the journal (see writeFile).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -67,6 +68,15 @@ class LayerApplier {
   readonly stats: ApplyStats = { entries: 0, bytes: 0, whiteouts: 0 };
   /** Paths (relative, resolved) this layer created: whiteouts and opaque markers spare them. */
   private readonly mine = new Set<string>();
+  /**
+   * Directories this layer created: they started empty, and whatever was created in them since is in
+   * `mine` or `occupied`, so a name in one of them that is in neither does not exist (no lstat needed).
+   * Cleared on any removal. A wrong guess could only make an exclusive create fail (EEXIST): every
+   * create here is exclusive (O_EXCL, mkdir, symlink, link, mknod), none writes through what is there.
+   */
+  private readonly fresh = new Set<string>();
+  /** Whiteout devices this layer created (overlay target; not entries of `mine`). */
+  private readonly occupied = new Set<string>();
   private readonly dirs = new Map<string, DeferredDir>();
   private readonly resolved = new Map<string, { host: string; rel: string[] }>();
   private readonly chown: boolean;
@@ -91,6 +101,7 @@ class LayerApplier {
       symlinks: this.opts.target === 'flat' ? 'in-root' : 'refuse',
       create: (rel) => {
         this.mine.add(rel);
+        this.fresh.add(rel);
       },
     });
     this.resolved.set(key, r);
@@ -99,6 +110,7 @@ class LayerApplier {
 
   private async remove(host: string): Promise<void> {
     this.resolved.clear();
+    this.fresh.clear();
     fs.rmSync(host, { recursive: true, force: true });
   }
 
@@ -118,7 +130,8 @@ class LayerApplier {
 
     const rel = [...parent.rel, base].join('/');
     const host = path.join(parent.host, base);
-    const existing = await lstatOrUndefined(host);
+    const known = this.fresh.has(parent.rel.join('/')) && !this.mine.has(rel) && !this.occupied.has(rel);
+    const existing = known ? undefined : await lstatOrUndefined(host);
     if (existing) {
       if (h.type === 'dir' && existing.isDirectory()) {
         this.mine.add(rel);
@@ -133,13 +146,16 @@ class LayerApplier {
     switch (h.type) {
       case 'dir':
         fs.mkdirSync(host, { mode: 0o700 });
+        this.fresh.add(rel);
         this.dirs.set(rel, { host, mode: h.mode, mtime: h.mtime });
         await this.own(host, h);
         await this.xattrs(host, h);
         return;
       case 'file':
+        // Owner, mode and times go through the open descriptor (see writeFile); xattrs by path.
         await this.writeFile(host, body, h);
-        break;
+        await this.xattrs(host, h);
+        return;
       case 'symlink':
         if (h.linkname === '') throw bad(h.name, 'symlink with an empty target');
         fs.symlinkSync(h.linkname, host);
@@ -161,8 +177,16 @@ class LayerApplier {
     fs.lutimesSync(host, h.mtime, h.mtime);
   }
 
+  /**
+   * Creates the file (O_EXCL|O_NOFOLLOW: never through anything already there), writes its body, and
+   * sets owner, mode (after the owner: chown clears set-id bits) and times on the descriptor, not the
+   * path. The open goes through the thread pool: creating an inode can wait on the file system's
+   * journal, and other layers' streams keep moving meanwhile.
+   */
   private async writeFile(host: string, body: AsyncIterable<Buffer>, h: TarHeader): Promise<void> {
-    const fd = fs.openSync(host, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    const fd = await new Promise<number>((resolve, reject) => {
+      fs.open(host, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600, (err, fd) => (err ? reject(err) : resolve(fd)));
+    });
     let written = 0;
     try {
       for await (const chunk of body) {
@@ -170,10 +194,13 @@ class LayerApplier {
         while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
         written += chunk.length;
       }
+      if (written !== h.size) throw bad(h.name, `body has ${written} bytes, header says ${h.size}`);
+      if (this.chown) fs.fchownSync(fd, h.uid, h.gid);
+      fs.fchmodSync(fd, h.mode);
+      fs.futimesSync(fd, h.mtime, h.mtime);
     } finally {
       fs.closeSync(fd);
     }
-    if (written !== h.size) throw bad(h.name, `body has ${written} bytes, header says ${h.size}`);
     this.stats.bytes += written;
   }
 
@@ -210,6 +237,7 @@ class LayerApplier {
       const existing = await lstatOrUndefined(host);
       if (existing) await this.remove(host);
       await mknod(host, { kind: 'char', mode: 0, major: 0, minor: 0 });
+      this.occupied.add(rel);
       if (this.chown) fs.lchownSync(host, h.uid, h.gid);
       return;
     }
