@@ -17,13 +17,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildBusyboxLayout, BusyboxLayoutResult } from '@podkit/tools/images/busybox';
 import { podimgCommand } from '@podkit/tools/images/podimg';
+import { TestRegistry, registryMissing } from '@podkit/tools/images/registry';
 import { describeTree, diffTrees } from '../image/tree';
-import { HtpasswdRegistry, htpasswdRegistryMissing } from './htpasswd-registry';
 
 const isRoot = process.getuid?.() === 0;
 const missing = !isRoot
   ? 'needs root (overlay whiteouts are device nodes)'
-  : (htpasswdRegistryMissing() ?? (['skopeo', 'umoci'].every((t) => spawnSync('which', [t]).status === 0) ? undefined : 'skopeo or umoci missing'));
+  : (registryMissing({ htpasswd: true }) ?? (['skopeo', 'umoci'].every((t) => spawnSync('which', [t]).status === 0) ? undefined : 'skopeo or umoci missing'));
 const suite = missing ? describe.skip : describe;
 if (missing) console.warn(`image auth e2e skipped: ${missing}`);
 
@@ -56,7 +56,7 @@ async function tree(dir: string): Promise<Map<string, unknown>> {
 
 suite('image-store with registry auth (docker-registry + htpasswd)', () => {
   let work: string;
-  let reg: HtpasswdRegistry;
+  let reg: TestRegistry;
   let layout: BusyboxLayoutResult;
   let storeRoot: string;
   let authFile: string;
@@ -68,7 +68,7 @@ suite('image-store with registry auth (docker-registry + htpasswd)', () => {
     storeRoot = path.join(work, 'store');
     dockerConfig = path.join(work, 'docker');
     authFile = path.join(dockerConfig, 'config.json');
-    reg = new HtpasswdRegistry({ [USER]: PASSWORD });
+    reg = new TestRegistry({ users: { [USER]: PASSWORD } });
     await reg.start();
     layout = buildBusyboxLayout(path.join(work, 'layout'));
     skopeo(['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${layout.dir}:gzip`, `docker://${reg.host}/lib/busybox:gzip`]);

@@ -86,8 +86,8 @@ function pickVersion(o: Record<string, unknown>, issues: FieldIssue[]): string {
   return v;
 }
 
-/** Parses a network configuration list document. */
-export function parseConfList(bytes: Buffer | string, source = '<inline>'): NetworkConfigList {
+/** The bytes and the JSON object they hold, or an InvalidArgumentError naming `source`. */
+function parseObject(bytes: Buffer | string, source: string): { buf: Buffer; doc: Record<string, unknown> } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
   let doc: unknown;
   try {
@@ -95,8 +95,14 @@ export function parseConfList(bytes: Buffer | string, source = '<inline>'): Netw
   } catch (err) {
     throw invalidDocument(`network configuration ${source}`, [{ path: '/', reason: `is not valid JSON: ${(err as Error).message}` }]);
   }
-  const issues: FieldIssue[] = [];
   if (!isObj(doc)) throw invalidDocument(`network configuration ${source}`, [{ path: '/', reason: 'must be a JSON object' }]);
+  return { buf, doc };
+}
+
+/** Parses a network configuration list document. */
+export function parseConfList(bytes: Buffer | string, source = '<inline>'): NetworkConfigList {
+  const { buf, doc } = parseObject(bytes, source);
+  const issues: FieldIssue[] = [];
   const name = doc['name'];
   if (typeof name !== 'string' || name.length === 0) issues.push({ path: '/name', reason: 'is required and must be a non-empty string' });
   else if (!NAME_RE.test(name)) issues.push({ path: '/name', reason: `"${name}" must hold only letters, digits, "_", "." and "-"` });
@@ -122,14 +128,7 @@ export function parseConfList(bytes: Buffer | string, source = '<inline>'): Netw
 
 /** Parses a single-plugin configuration and wraps it as a list (libcni's ConfListFromConf). */
 export function parseConf(bytes: Buffer | string, source = '<inline>'): NetworkConfigList {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw invalidDocument(`network configuration ${source}`, [{ path: '/', reason: `is not valid JSON: ${(err as Error).message}` }]);
-  }
-  if (!isObj(doc)) throw invalidDocument(`network configuration ${source}`, [{ path: '/', reason: 'must be a JSON object' }]);
+  const { buf, doc } = parseObject(bytes, source);
   // A list saved under .conf/.json is accepted as a list.
   if (doc['plugins'] !== undefined && doc['type'] === undefined) return parseConfList(buf, source);
   const list: Record<string, unknown> = { name: doc['name'], plugins: [doc] };

@@ -13,13 +13,13 @@ import { Descriptor, MediaType, digestOf, parseReference } from '@podkit/oci-spe
 import { ContentStore } from '../content/store';
 import { RegistryHosts } from '../hosts/config';
 import { pushImage } from '../push/push';
-import { RealRegistry, realRegistryMissing } from '../test-support/real-registry';
 import { BearerGate, TokenServer } from '../test-support/token-server';
 import { buildTar } from '../tar/writer';
+import { TestRegistry, registryMissing } from '../testing/registry';
 import { Authorizer } from './authorizer';
 import { Credentials } from './config-file';
 
-const missing = realRegistryMissing(true) ?? (spawnSync('skopeo', ['--version']).error ? 'skopeo is missing' : undefined);
+const missing = registryMissing({ htpasswd: true }) ?? (spawnSync('skopeo', ['--version']).error ? 'skopeo is missing' : undefined);
 const suite = missing ? describe.skip : describe;
 if (missing) console.warn(`real-registry auth tests skipped: ${missing}`);
 jest.setTimeout(60_000);
@@ -58,7 +58,7 @@ suite('auth against docker-registry', () => {
   const auth = (creds?: Credentials): Authorizer => new Authorizer({ credentials: async () => creds });
 
   describe('htpasswd basic auth', () => {
-    const reg = new RealRegistry({ alice: PASSWORD });
+    const reg = new TestRegistry({ users: { alice: PASSWORD } });
     beforeAll(() => reg.start());
     afterAll(() => reg.stop());
 
@@ -82,7 +82,7 @@ suite('auth against docker-registry', () => {
   });
 
   describe('Bearer tokens from the test token server in front of the registry', () => {
-    const reg = new RealRegistry();
+    const reg = new TestRegistry();
     const tokens = new TokenServer({ users: { alice: PASSWORD }, expiresIn: 120 });
     let gate: BearerGate;
     beforeAll(async () => {

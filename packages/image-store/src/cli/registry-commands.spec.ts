@@ -10,33 +10,10 @@ import { FakeRegistry } from '../test-support/fake-registry';
 import { PushRegistry } from '../test-support/push-registry';
 import { BearerGate, TokenServer } from '../test-support/token-server';
 import { openLayout } from '../layout/import';
-import { main } from './podimg';
+import { runPodimg } from '../test-support/cli-run';
 import { readPasswordStdin } from './registry-args';
 
 const PASSWORD = 'Cli-Pass-123';
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    stdout += String(s);
-    return true;
-  });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  });
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(argv);
-    return { code: Number(process.exitCode ?? 0), stdout, stderr };
-  } finally {
-    process.exitCode = saved;
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe('podimg registry commands', () => {
   let dir: string;
@@ -74,7 +51,7 @@ describe('podimg registry commands', () => {
   });
 
   async function podimg(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const r = await run(argv);
+    const r = await runPodimg(argv);
     outputs.push(r.stdout, r.stderr);
     return r;
   }

@@ -4,10 +4,10 @@
  * connection cut after some bytes, Range ignored, redirects to another path).
  */
 import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
 import { Descriptor, MediaType, digestOf } from '@podkit/oci-spec';
 import { buildTar, TarWriteEntry } from '../tar/writer';
+import { LocalServer } from './local-server';
 
 export interface Faults {
   /** Answer this many requests (any) with 503 first. */
@@ -29,30 +29,12 @@ export interface RequestLog {
   accept?: string;
 }
 
-export class FakeRegistry {
+export class FakeRegistry extends LocalServer {
   readonly blobs = new Map<string, Buffer>();
   readonly manifests = new Map<string, { body: Buffer; mediaType: string }>();
   readonly log: RequestLog[] = [];
   faults: Faults = {};
   private cut = new Set<string>();
-  private server?: http.Server;
-  port = 0;
-
-  get host(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    this.server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((r) => this.server?.close(r));
-  }
 
   addBlob(data: Buffer, mediaType: string): Descriptor {
     const digest = digestOf(data);
@@ -86,7 +68,7 @@ export class FakeRegistry {
     return { desc, configDesc, layerDescs, tars, config };
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
     this.log.push({ method: req.method ?? '', url, ...(req.headers.range ? { range: req.headers.range } : {}), ...(req.headers.accept ? { accept: req.headers.accept } : {}) });
     if (this.faults.fail503 && this.faults.fail503 > 0) {

@@ -7,9 +7,9 @@
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { digestOf } from '@podkit/oci-spec';
 import { FakeRegistry } from './fake-registry';
+import { LocalServer } from './local-server';
 
 export interface UploadLog {
   method: string;
@@ -18,34 +18,20 @@ export interface UploadLog {
   bytes: number;
 }
 
-export class PushRegistry {
-  private server?: http.Server;
-  port = 0;
+export class PushRegistry extends LocalServer {
   readonly uploads = new Map<string, { repo: string; parts: Buffer[]; size: number }>();
   /** repository → digests it links. */
   readonly links = new Map<string, Set<string>>();
   readonly log: UploadLog[] = [];
 
-  constructor(readonly backend: FakeRegistry) {}
-
-  get host(): string {
-    return `127.0.0.1:${this.port}`;
+  constructor(readonly backend: FakeRegistry) {
+    super();
   }
 
-  async start(): Promise<void> {
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
-    });
-    this.server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => this.respond(req, Buffer.concat(chunks), res));
   }
 
   link(repo: string, digest: string): void {
@@ -59,7 +45,7 @@ export class PushRegistry {
     res.end(JSON.stringify({ errors: [{ code, message: code.toLowerCase() }] }));
   }
 
-  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  private respond(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const method = req.method ?? '';
     this.log.push({ method, path: url.pathname + url.search, ...(req.headers['content-range'] ? { contentRange: String(req.headers['content-range']) } : {}), bytes: body.length });

@@ -13,7 +13,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
-import { AddressInfo } from 'node:net';
+import { LocalServer } from './local-server';
 
 export interface TokenGrant {
   user: string;
@@ -33,16 +33,15 @@ export interface TokenServerOptions {
   allow?: (user: string, repository: string, action: string) => boolean;
 }
 
-export class TokenServer {
+export class TokenServer extends LocalServer {
   readonly grants = new Map<string, TokenGrant>();
   /** Every token request: query/form, the user it authenticated, and the status answered. */
   readonly log: Array<{ method: string; scopes: string[]; user?: string; status: number }> = [];
-  private server?: http.Server;
-  port = 0;
   expiresIn: number;
   readonly service: string;
 
   constructor(private readonly opts: TokenServerOptions = {}) {
+    super();
     this.expiresIn = opts.expiresIn ?? 300;
     this.service = opts.service ?? 'podkit-test-registry';
   }
@@ -51,20 +50,10 @@ export class TokenServer {
     return `http://127.0.0.1:${this.port}/token`;
   }
 
-  async start(): Promise<void> {
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        res.writeHead(500).end();
-      });
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.respond(req, res).catch(() => {
+      res.writeHead(500).end();
     });
-    this.server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
   }
 
   /** The grant behind a token, if it is known and not expired. */
@@ -74,7 +63,7 @@ export class TokenServer {
     return g;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async respond(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/token') {
       res.writeHead(404).end();
@@ -126,9 +115,7 @@ function repositoryOf(pathname: string): string | undefined {
   return m?.[1];
 }
 
-export class BearerGate {
-  private server?: http.Server;
-  port = 0;
+export class BearerGate extends LocalServer {
   /** Requests refused with 401, with the scope the challenge asked for. */
   readonly refused: Array<{ method: string; path: string; scope?: string }> = [];
 
@@ -136,22 +123,8 @@ export class BearerGate {
   constructor(
     private readonly tokens: TokenServer,
     private readonly upstream: string,
-  ) {}
-
-  get host(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    this.server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    this.port = (server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
+  ) {
+    super();
   }
 
   private deny(req: http.IncomingMessage, res: http.ServerResponse, scope: string | undefined, error?: string): void {
@@ -161,7 +134,7 @@ export class BearerGate {
     res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://gate');
     const repo = repositoryOf(url.pathname);
     const action = req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'push';
