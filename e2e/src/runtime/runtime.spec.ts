@@ -143,6 +143,19 @@ describe.each(runtimes)('OCI runtime CLI: %s', (name, bin) => {
     fs.rmSync(marker);
   });
 
+  maybe('seccomp: a rule makes mkdir fail with EPERM; a kill rule exits 159 (128 + SIGSYS)', () => {
+    spec(['sh', '-c', 'mkdir /tmp/sc; echo rc=$?'], (s) => {
+      s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat', 'podkit_not_a_syscall'], action: 'SCMP_ACT_ERRNO' }] } };
+    });
+    const r = cli(['run', id()]);
+    expect(r).toMatchObject({ code: 0, stdout: 'rc=1\n' });
+    expect(r.stderr).toContain('Operation not permitted');
+    spec(['mkdir', '/tmp/sc'], (s) => {
+      s.linux = { ...s.linux, seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL_PROCESS' }] } };
+    });
+    expect(cli(['run', id()]).code).toBe(159);
+  });
+
   maybe('an OOM kill by the memory limit exits 137', () => {
     spec(['tail', '/dev/zero'], (s) => (s.linux = { ...s.linux, resources: { ...s.linux?.resources, memory: { limit: 16 << 20, swap: 16 << 20 } } }));
     expect(cli(['run', id()]).code).toBe(137);

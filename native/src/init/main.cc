@@ -64,6 +64,7 @@
 #include "common/json.h"
 #include "common/safepath.h"
 #include "common/version.h"
+#include "init/seccomp.h"
 
 namespace podkit::init {
 namespace {
@@ -764,6 +765,15 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
     }
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) DieSys("capabilities", "prctl", "PR_SET_KEEPCAPS");
   }
+  // Seccomp goes as late as possible, so the filter never blocks podkit-init's own setup: loading
+  // it needs no_new_privs or CAP_SYS_ADMIN. With process.noNewPrivileges it is loaded just before
+  // the exec FIFO (below); without, it must be loaded here, the last point where CAP_SYS_ADMIN is
+  // still held (the user switch and capset below may drop it), as runc does. Its rules then also
+  // apply to the remaining setup (setgroups, setuid, capset, chdir, execve...).
+  const json::Value* seccomp = p.Get("seccomp");
+  if (seccomp != nullptr && seccomp->IsObject() && !p.GetBool("noNewPrivileges")) {
+    if (Error e; !LoadSeccomp(*seccomp, &e)) Die(e, "seccomp");
+  }
   const json::Value* user = p.Get("user");
   if (user != nullptr && user->IsObject()) {
     std::vector<gid_t> groups;
@@ -823,6 +833,12 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
   for (std::string& kv : env) envp.push_back(kv.data());
   envp.push_back(nullptr);
 
+  // After capabilities and no_new_privs, so the filter blocks none of podkit-init's setup, and
+  // before the exec FIFO, so a filter the kernel refuses fails `create` (with the error on the
+  // channel) rather than after `start` has returned.
+  if (seccomp != nullptr && seccomp->IsObject() && p.GetBool("noNewPrivileges")) {
+    if (Error e; !LoadSeccomp(*seccomp, &e)) Die(e, "seccomp");
+  }
   if (fifo.ok()) {
     Send("{\"type\":\"ready\"}", {}, "ready");
     close(g_sock);

@@ -54,7 +54,7 @@ describe('cgroup backend selection and the v2 backend (fake cgroupfs tree)', () 
 
     tree.setFile(dir, 'memory.events', 'low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n');
     expect(b.oomKills(paths)).toBe(1);
-    expect(b.stats(paths)).toMatchObject({ pids: { current: 0 }, memory: { oomKills: 1 } });
+    expect(b.stats(paths)).toMatchObject({ cpu: { usage: { kernel: 0, user: 0 } }, memory: { usage: { limit: 67108864, failcnt: 0 } }, blkio: {}, network_interfaces: null });
 
     await b.remove(paths);
     expect(tree.fs.exists(dir, 'cgroup.procs')).toBe(false);

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { DeadlineExceededError, invalidField, toPodkitError } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
+import { hostHugePageSizes } from './runc-stats';
 import * as v1 from './v1';
 import {
   applyResourcesV2,
@@ -19,6 +20,7 @@ import {
   realCgroupFs,
   requiredControllers,
   setFrozenV2,
+  runcStatsV2,
   statsV2,
   type CgroupFs,
   type CgroupLayout,
@@ -138,7 +140,7 @@ export function v2Backend(unified: UnifiedMount | undefined, cfs: CgroupFs = rea
       }
     },
     setFrozen: (paths, frozen) => setFrozenV2(dirOf(paths), frozen, 5000, cfs),
-    stats: (paths) => ({ ...statsV2(dirOf(paths), cfs) }),
+    stats: (paths) => runcStatsV2(dirOf(paths), cfs, hostHugePageSizes()),
     oomKills: (paths) => statsV2(dirOf(paths), cfs).memory.oomKills,
     remove: (paths) => remove(paths),
   };

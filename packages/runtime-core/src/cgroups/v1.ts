@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeadlineExceededError, FailedPreconditionError, invalidField, toPodkitError } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
+import { BLKIO_KEYS, type Blkio, type BlkioKey, hostHugePageSizes, memoryEntry, omitEmpty, parseBlkioV1, parseCpuList, parseUsageAll, sortedKeys } from './runc-stats';
 
 export interface Hierarchy {
   /** Folder name under the cgroup root (`memory`, `cpu,cpuacct`, `systemd`). */
@@ -238,62 +239,165 @@ function readKeyed(dir: string | undefined, file: string): Record<string, number
 
 const u64 = (n: number | undefined): number => n ?? 0;
 
+function readText(dir: string | undefined, file: string): string | undefined {
+  if (!dir) return undefined;
+  try {
+    return fs.readFileSync(path.join(dir, file), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const BLKIO_FILES: Record<BlkioKey, string> = {
+  ioServiceBytesRecursive: 'io_service_bytes_recursive',
+  ioServicedRecursive: 'io_serviced_recursive',
+  ioQueueRecursive: 'io_queued_recursive',
+  ioServiceTimeRecursive: 'io_service_time_recursive',
+  ioWaitTimeRecursive: 'io_wait_time_recursive',
+  ioMergedRecursive: 'io_merged_recursive',
+  ioTimeRecursive: 'time_recursive',
+  sectorsRecursive: 'sectors_recursive',
+};
+const FULL_ORDER: BlkioKey[] = ['sectorsRecursive', 'ioServiceTimeRecursive', 'ioWaitTimeRecursive', 'ioMergedRecursive', 'ioQueueRecursive', 'ioTimeRecursive', 'ioServicedRecursive', 'ioServiceBytesRecursive'];
+const full = (prefix: string): [BlkioKey, string][] => FULL_ORDER.map((k) => [k, `${prefix}${BLKIO_FILES[k]}`]);
+/** runc 1.1's groups of blkio files, in its order: BFQ debug, BFQ, CFQ, throttle (recursive), throttle. */
+const BLKIO_GROUPS: [BlkioKey, string][][] = [
+  full('blkio.bfq.'),
+  [
+    ['ioServicedRecursive', 'blkio.bfq.io_serviced_recursive'],
+    ['ioServiceBytesRecursive', 'blkio.bfq.io_service_bytes_recursive'],
+  ],
+  full('blkio.'),
+  [
+    ['ioServicedRecursive', 'blkio.throttle.io_serviced_recursive'],
+    ['ioServiceBytesRecursive', 'blkio.throttle.io_service_bytes_recursive'],
+  ],
+  [
+    ['ioServicedRecursive', 'blkio.throttle.io_serviced'],
+    ['ioServiceBytesRecursive', 'blkio.throttle.io_service_bytes'],
+  ],
+];
+
 /**
- * The container's resource usage in the shape of runc's `events --stats` data (runc's types.Stats, the
- * v1 subset: cpu, memory, pids).
+ * v1 blkio stats as runc 1.1 reads them: the first group of files whose first file has entries (a
+ * missing or empty file has none), filled until a file of the group has none.
+ */
+export function blkioStats(dir: string | undefined, read: (dir: string, file: string) => string | undefined = readText): Blkio {
+  const out: Blkio = {};
+  if (!dir) return out;
+  for (const group of BLKIO_GROUPS) {
+    for (const [i, [key, file]] of group.entries()) {
+      const entries = parseBlkioV1(read(dir, file) ?? '');
+      if (entries.length === 0) {
+        if (i === 0) break;
+        return sortBlkio(out);
+      }
+      out[key] = entries;
+      if (i === group.length - 1) return sortBlkio(out);
+    }
+  }
+  return out;
+}
+
+/** In runc's struct (JSON) order. */
+function sortBlkio(b: Blkio): Blkio {
+  const out: Blkio = {};
+  for (const k of BLKIO_KEYS) if (b[k]) out[k] = b[k];
+  return out;
+}
+
+function hugetlbStats(dir: string | undefined): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  if (!dir) return out;
+  for (const size of hostHugePageSizes()) {
+    const n = (f: string) => u64(readNumber(dir, `hugetlb.${size}.${f}`));
+    out[size] = omitEmpty({ usage: n('usage_in_bytes'), max: n('max_usage_in_bytes'), failcnt: n('failcnt') }, ['usage', 'max']) as Record<string, number>;
+  }
+  return out;
+}
+
+function cpusetStats(dir: string | undefined): Record<string, unknown> {
+  const n = (f: string) => u64(readNumber(dir, `cpuset.${f}`));
+  return omitEmpty(
+    {
+      cpus: parseCpuList(readText(dir, 'cpuset.cpus') ?? ''),
+      cpu_exclusive: n('cpu_exclusive'),
+      mems: parseCpuList(readText(dir, 'cpuset.mems') ?? ''),
+      mem_hardwall: n('mem_hardwall'),
+      mem_exclusive: n('mem_exclusive'),
+      memory_migrate: n('memory_migrate'),
+      memory_spread_page: n('memory_spread_page'),
+      memory_spread_slab: n('memory_spread_slab'),
+      memory_pressure: n('memory_pressure'),
+      sched_load_balance: n('sched_load_balance'),
+      sched_relax_domain_level: n('sched_relax_domain_level'),
+    },
+    ['cpus', 'mems'],
+  );
+}
+
+/**
+ * The container's resource usage as runc 1.1 prints it in `events --stats` (types.Stats: key order and
+ * `omitempty` rules of its Go structs): cpu, cpuset, memory, pids, blkio, hugetlb, intel_rdt (always
+ * empty: no RDT support), network_interfaces (null, as runc).
  */
 export function stats(paths: Record<string, string>): Record<string, unknown> {
   const cpuacct = paths['cpuacct'] ?? paths['cpu'];
   const cpu = paths['cpu'];
   const mem = paths['memory'];
-  const perCpu = (() => {
-    if (!cpuacct) return [];
-    try {
-      return fs.readFileSync(path.join(cpuacct, 'cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
-  })();
+  const perCpu = (readText(cpuacct, 'cpuacct.usage_percpu') ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  const modes = parseUsageAll(readText(cpuacct, 'cpuacct.usage_all') ?? '');
   const cpuStat = readKeyed(cpuacct, 'cpuacct.stat');
   const throttle = readKeyed(cpu, 'cpu.stat');
   const memStat = readKeyed(mem, 'memory.stat');
-  const memEntry = (prefix: string) => ({
-    limit: u64(readNumber(mem, `${prefix}.limit_in_bytes`)),
-    usage: u64(readNumber(mem, `${prefix}.usage_in_bytes`)),
-    max: u64(readNumber(mem, `${prefix}.max_usage_in_bytes`)),
-    failcnt: u64(readNumber(mem, `${prefix}.failcnt`)),
-  });
+  const memEntry = (prefix: string) =>
+    memoryEntry(
+      u64(readNumber(mem, `${prefix}.limit_in_bytes`)),
+      u64(readNumber(mem, `${prefix}.usage_in_bytes`)),
+      u64(readNumber(mem, `${prefix}.max_usage_in_bytes`)),
+      u64(readNumber(mem, `${prefix}.failcnt`)),
+    );
   // USER_HZ is 100 on Linux: cpuacct.stat counts ticks of 10 ms.
   const ticks = (n: number | undefined) => u64(n) * 10_000_000;
   const pidsMax = (() => {
-    const dir = paths['pids'];
-    if (!dir) return 0;
-    try {
-      const v = fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim();
-      return v === 'max' ? 0 : Number(v);
-    } catch {
-      return 0;
-    }
+    const v = readText(paths['pids'], 'pids.max')?.trim();
+    return v === undefined || v === 'max' ? 0 : u64(Number(v));
   })();
   return {
     cpu: {
-      usage: {
-        total: u64(readNumber(cpuacct, 'cpuacct.usage')),
-        percpu: perCpu,
-        kernel: ticks(cpuStat['system']),
-        user: ticks(cpuStat['user']),
+      usage: omitEmpty(
+        {
+          total: u64(readNumber(cpuacct, 'cpuacct.usage')),
+          percpu: perCpu,
+          percpu_kernel: modes.kernel,
+          percpu_user: modes.user,
+          kernel: ticks(cpuStat['system']),
+          user: ticks(cpuStat['user']),
+        },
+        ['total', 'percpu', 'percpu_kernel', 'percpu_user'],
+      ),
+      throttling: omitEmpty(
+        { periods: u64(throttle['nr_periods']), throttledPeriods: u64(throttle['nr_throttled']), throttledTime: u64(throttle['throttled_time']) },
+        ['periods', 'throttledPeriods', 'throttledTime'],
+      ),
+    },
+    cpuset: cpusetStats(paths['cpuset']),
+    memory: omitEmpty(
+      {
+        cache: u64(memStat['cache']),
+        usage: memEntry('memory'),
+        swap: memEntry('memory.memsw'),
+        kernel: memEntry('memory.kmem'),
+        kernelTCP: memEntry('memory.kmem.tcp'),
+        raw: sortedKeys(memStat),
       },
-      throttling: { periods: u64(throttle['nr_periods']), throttledPeriods: u64(throttle['nr_throttled']), throttledTime: u64(throttle['throttled_time']) },
-    },
-    memory: {
-      cache: u64(memStat['total_cache'] ?? memStat['cache']),
-      usage: memEntry('memory'),
-      swap: memEntry('memory.memsw'),
-      kernel: memEntry('memory.kmem'),
-      kernelTCP: memEntry('memory.kmem.tcp'),
-      raw: memStat,
-    },
-    pids: { current: u64(readNumber(paths['pids'], 'pids.current')), limit: pidsMax },
+      ['cache', 'raw'],
+    ),
+    pids: omitEmpty({ current: u64(readNumber(paths['pids'], 'pids.current')), limit: pidsMax }, ['current', 'limit']),
+    blkio: blkioStats(paths['blkio']),
+    hugetlb: hugetlbStats(paths['hugetlb']),
+    intel_rdt: {},
+    network_interfaces: null,
   };
 }
 

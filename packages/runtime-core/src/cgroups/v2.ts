@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeadlineExceededError, FailedPreconditionError, invalidField, toPodkitError, type PodkitError } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
+import { type Blkio, memoryEntry, omitEmpty, parseIoStatV2, sortedKeys } from './runc-stats';
 
 // ---- detection -------------------------------------------------------------------------------------
 
@@ -477,5 +478,78 @@ export function statsV2(dir: string, cfs: CgroupFs = realCgroupFs): StatsV2 {
       throttling: { periods: cpu['nr_periods'] ?? 0, throttledPeriods: cpu['nr_throttled'] ?? 0, throttledTime: (cpu['throttled_usec'] ?? 0) * 1000 },
     },
     pids: { current: typeof pids === 'number' ? pids : 0, limit: single(cfs, dir, 'pids.max') ?? 'max' },
+  };
+}
+
+/**
+ * Go's math.MaxUint64 ("max") as near as a JS number gets without exceeding it: the largest double
+ * below 2^64 (2^64 itself would print as 18446744073709552000, which a Go uint64 field rejects).
+ */
+const MAX_U64 = 2 ** 64 - 2048;
+
+/**
+ * The same data in runc 1.1's `events --stats` shape (types.Stats, as its v2 backend fills it): cpu
+ * from cpu.stat, memory (cache = file, swap counted with memory as v1's memsw), pids, blkio from
+ * io.stat; the cpuset and kernel memory fields v2 has no data for are zero, as runc prints them.
+ */
+export function runcStatsV2(dir: string, cfs: CgroupFs = realCgroupFs, hugePageSizes: string[] = []): Record<string, unknown> {
+  const cpu = keyed(cfs, dir, 'cpu.stat');
+  const raw = keyed(cfs, dir, 'memory.stat');
+  const num = (file: string) => {
+    const v = single(cfs, dir, file);
+    return v === 'max' ? MAX_U64 : (v ?? 0);
+  };
+  const usage = num('memory.current');
+  const limit = num('memory.max');
+  const swapUsage = num('memory.swap.current');
+  const swapLimit = cfs.exists(dir, 'memory.swap.max') ? num('memory.swap.max') : 0;
+  let io: Blkio = {};
+  try {
+    io = parseIoStatV2(cfs.read(dir, 'io.stat'));
+  } catch {
+    /* no io controller: no blkio data */
+  }
+  const hugetlb: Record<string, Record<string, number>> = {};
+  for (const size of hugePageSizes) {
+    if (!cfs.exists(dir, `hugetlb.${size}.current`)) continue;
+    hugetlb[size] = omitEmpty({ usage: num(`hugetlb.${size}.current`), failcnt: keyed(cfs, dir, `hugetlb.${size}.events`)['max'] ?? 0 }, ['usage']) as Record<string, number>;
+  }
+  const pidsLimit = single(cfs, dir, 'pids.max');
+  return {
+    cpu: {
+      usage: omitEmpty({ total: (cpu['usage_usec'] ?? 0) * 1000, kernel: (cpu['system_usec'] ?? 0) * 1000, user: (cpu['user_usec'] ?? 0) * 1000 }, ['total']),
+      throttling: omitEmpty(
+        { periods: cpu['nr_periods'] ?? 0, throttledPeriods: cpu['nr_throttled'] ?? 0, throttledTime: (cpu['throttled_usec'] ?? 0) * 1000 },
+        ['periods', 'throttledPeriods', 'throttledTime'],
+      ),
+    },
+    cpuset: {
+      cpu_exclusive: 0,
+      mem_hardwall: 0,
+      mem_exclusive: 0,
+      memory_migrate: 0,
+      memory_spread_page: 0,
+      memory_spread_slab: 0,
+      memory_pressure: 0,
+      sched_load_balance: 0,
+      sched_relax_domain_level: 0,
+    },
+    memory: omitEmpty(
+      {
+        cache: raw['file'] ?? 0,
+        usage: memoryEntry(limit, usage, 0, 0),
+        // runc 1.1 reports v2 swap as v1's memsw: swap plus memory.
+        swap: memoryEntry(swapLimit === MAX_U64 || limit === MAX_U64 ? MAX_U64 : swapLimit + limit, swapUsage + usage, 0, 0),
+        kernel: memoryEntry(0, 0, 0, 0),
+        kernelTCP: memoryEntry(0, 0, 0, 0),
+        raw: sortedKeys(raw),
+      },
+      ['cache', 'raw'],
+    ),
+    pids: omitEmpty({ current: num('pids.current'), limit: typeof pidsLimit === 'number' ? pidsLimit : 0 }, ['current', 'limit']),
+    blkio: io,
+    hugetlb,
+    intel_rdt: {},
+    network_interfaces: null,
   };
 }

@@ -76,6 +76,7 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     namespaces: types,
     ownPidNamespace: plan.clone.includes('pid'),
     process: spec.process as NonNullable<typeof spec.process>,
+    ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
     ...(spec.hooks?.poststart?.length || spec.hooks?.poststop?.length ? { hooks: { poststart: spec.hooks.poststart ?? [], poststop: spec.hooks.poststop ?? [] } } : {}),
   };
   try {

@@ -59,7 +59,7 @@ export async function exec(store: StateStore, id: string, opts: ExecOptions): Pr
     };
   }
   if (opts.tty && opts.process !== undefined) proc = { ...proc, terminal: true };
-  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0);
+  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0, rec.seccomp);
   // Re-check the init right before using its /proc/<pid>/ns paths.
   const check = store.openProcess(rec);
   fs.closeSync(check);

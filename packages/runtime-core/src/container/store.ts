@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlreadyExistsError, invalidField, NotFoundError, toPodkitError } from '@podkit/errdefs';
-import type { Hooks, Process } from '@podkit/oci-spec';
+import type { Hooks, LinuxSeccomp, Process } from '@podkit/oci-spec';
 import { backendOf } from '../cgroups/backend';
 import { pidfdInode, pidfdOpen, readProcStat } from '../sys/process';
 import type { Status } from './state';
@@ -36,6 +36,8 @@ export interface StateRecord {
   ownPidNamespace: boolean;
   /** The config's process, the base of `exec` with bare args. */
   process: Process;
+  /** The container's seccomp profile, loaded for `exec` processes too (as runc does). */
+  seccomp?: LinuxSeccomp;
   /** The hooks run after `create` returned: poststart by `start`, poststop by `delete`. */
   hooks?: Pick<Hooks, 'poststart' | 'poststop'>;
 }

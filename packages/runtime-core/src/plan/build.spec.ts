@@ -94,14 +94,42 @@ describe('buildCreatePlan', () => {
         spec((s) => {
           s.process!.terminal = true;
           s.process!.apparmorProfile = 'x';
-          s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+          s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/l.sock' };
           s.linux!.namespaces!.push({ type: 'user' });
           s.linux!.resources = { blockIO: { weight: 10 } };
         }),
         ctx,
       ),
     );
-    expect(paths).toEqual(['/process/apparmorProfile', '/linux/namespaces/5/type', '/linux/seccomp', '/linux/resources/blockIO', '/process/terminal']);
+    expect(paths).toEqual(['/process/apparmorProfile', '/linux/namespaces/5/type', '/linux/seccomp/defaultAction', '/linux/seccomp/listenerPath', '/linux/resources/blockIO', '/process/terminal']);
+  });
+
+  it('passes a seccomp profile to the process plan; refuses NOTIFY, arches and flags libseccomp 2.5 lacks, by path', () => {
+    const seccomp: NonNullable<NonNullable<Spec['linux']>['seccomp']> = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 1,
+      architectures: ['SCMP_ARCH_X86_64'],
+      flags: ['SECCOMP_FILTER_FLAG_LOG'],
+      syscalls: [{ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] }],
+    };
+    const { plan } = buildCreatePlan(spec((s) => (s.linux!.seccomp = seccomp)), ctx);
+    expect(plan.process.seccomp).toEqual(seccomp);
+    expect(buildCreatePlan(spec(), ctx).plan.process.seccomp).toBeUndefined();
+    const paths = issuesOf(() =>
+      buildCreatePlan(
+        spec(
+          (s) =>
+            (s.linux!.seccomp = {
+              defaultAction: 'SCMP_ACT_ALLOW',
+              architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_LOONGARCH64'],
+              flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+              syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }, { names: ['ioctl'], action: 'SCMP_ACT_NOTIFY' }],
+            }),
+        ),
+        ctx,
+      ),
+    );
+    expect(paths).toEqual(['/linux/seccomp/architectures/1', '/linux/seccomp/flags/0', '/linux/seccomp/syscalls/1/action']);
   });
 
   it('binds the container\'s cgroup folder for a cgroup mount on a cgroup v2 host', () => {
@@ -201,6 +229,13 @@ describe('buildExecPlan', () => {
     expect(plan).toMatchObject({ mode: 'exec', clone: [], cloneParent: true, setsid: false });
     expect(plan.join.map((j) => j.path)).toEqual(['/proc/42/ns/cgroup', '/proc/42/ns/ipc', '/proc/42/ns/uts', '/proc/42/ns/net', '/proc/42/ns/pid', '/proc/42/ns/mnt']);
     expect(plan.rootfs).toBeUndefined();
+    expect(plan.process.seccomp).toBeUndefined();
+  });
+
+  it('carries the container\'s seccomp profile to an exec process', () => {
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' as const }] };
+    const { plan } = buildExecPlan({ args: ['ls'], cwd: '/' }, 1, [], '/process', undefined, 0, seccomp);
+    expect(plan.process.seccomp).toEqual(seccomp);
   });
 
   it('needs a console socket for a terminal, and a terminal for a console socket (as runc)', () => {

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { invalidDocument, type FieldIssue } from '@podkit/errdefs';
-import type { LinuxDevice, Mount, Process, Spec } from '@podkit/oci-spec';
+import type { LinuxDevice, LinuxSeccomp, Mount, Process, Spec } from '@podkit/oci-spec';
 import { MS, parseMountOptions, propagationFlags } from '../sys/mount';
 import { CAPABILITIES, DEFAULT_DEVICES, NS_PROC_NAME, RLIMITS, SUPPORTED_NAMESPACES } from './tables';
 import type { Plan, PlanCapabilities, PlanDevice, PlanHook, PlanMount, PlanProcess, PlanRootfs } from './types';
@@ -58,7 +58,7 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
     });
     if (l.uidMappings) later('/linux/uidMappings', 'uid mappings');
     if (l.gidMappings) later('/linux/gidMappings', 'gid mappings');
-    if (l.seccomp) later('/linux/seccomp', 'seccomp');
+    if (l.seccomp) seccompIssues(l.seccomp, '/linux/seccomp', issues);
     if (l.intelRdt) later('/linux/intelRdt', 'Intel RDT');
     if (l.personality) later('/linux/personality', 'personality');
     if (l.timeOffsets) later('/linux/timeOffsets', 'time offsets');
@@ -84,6 +84,29 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
 
 /** Longest hook timeout (seconds): the init waits with poll(2), whose timeout is an int of ms. */
 export const MAX_HOOK_TIMEOUT = 2_000_000;
+
+/** Architectures the libseccomp podkit-init links (2.5) does not know. */
+const SECCOMP_UNKNOWN_ARCHES = ['SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB'];
+
+/**
+ * What of a (schema-valid) seccomp profile podkit-init cannot load: user notification (NOTIFY and its
+ * listener) and what libseccomp 2.5 lacks. Unknown syscall names are not an issue: they are skipped
+ * when the filter is built, as runc does.
+ */
+export function seccompIssues(s: LinuxSeccomp, base: string, issues: FieldIssue[]): void {
+  const notify = 'SCMP_ACT_NOTIFY (a seccomp user-notification listener) is not supported by podrun yet';
+  if (s.defaultAction === 'SCMP_ACT_NOTIFY') issues.push({ path: `${base}/defaultAction`, reason: notify });
+  if (s.listenerPath !== undefined) issues.push({ path: `${base}/listenerPath`, reason: 'a seccomp user-notification listener is not supported by podrun yet' });
+  s.architectures?.forEach((a, i) => {
+    if (SECCOMP_UNKNOWN_ARCHES.includes(a)) issues.push({ path: `${base}/architectures/${i}`, reason: `${a} is not known to the libseccomp podkit-init is built with (2.5)` });
+  });
+  s.flags?.forEach((f, i) => {
+    if (f === 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV') issues.push({ path: `${base}/flags/${i}`, reason: `${f} is not supported by podrun (it only applies to user notification)` });
+  });
+  s.syscalls?.forEach((r, i) => {
+    if (r.action === 'SCMP_ACT_NOTIFY') issues.push({ path: `${base}/syscalls/${i}/action`, reason: notify });
+  });
+}
 
 function hookIssues(hooks: NonNullable<Spec['hooks']>, issues: FieldIssue[]): void {
   for (const [kind, list] of Object.entries(hooks)) {
@@ -130,7 +153,7 @@ function capList(names: readonly string[] | undefined, field: string, issues: Fi
 }
 
 /** Builds the process part of a plan; problems are pushed to `issues`, warnings to `warnings`. */
-export function buildProcess(p: Process, base: string, issues: FieldIssue[], warnings: string[], preserveFds = 0): PlanProcess {
+export function buildProcess(p: Process, base: string, issues: FieldIssue[], warnings: string[], preserveFds = 0, seccomp?: LinuxSeccomp): PlanProcess {
   if (!Number.isInteger(preserveFds) || preserveFds < 0 || preserveFds > 1000) issues.push({ path: '--preserve-fds', reason: `must be an integer from 0 to 1000, got ${preserveFds}` });
   if (!p.cwd || !p.cwd.startsWith('/')) issues.push({ path: `${base}/cwd`, reason: 'must be an absolute path' });
   const rlimits: PlanProcess['rlimits'] = [];
@@ -179,6 +202,7 @@ export function buildProcess(p: Process, base: string, issues: FieldIssue[], war
     noNewPrivileges: p.noNewPrivileges === true,
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
     ...(capabilities ? { capabilities } : {}),
+    ...(seccomp ? { seccomp } : {}),
     preserveFds,
   };
 }
@@ -309,7 +333,7 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
   } catch (err) {
     issues.push({ path: '/linux/rootfsPropagation', reason: (err as Error).message });
   }
-  const process = spec.process ? buildProcess(spec.process, '/process', issues, warnings, ctx.preserveFds ?? 0) : undefined;
+  const process = spec.process ? buildProcess(spec.process, '/process', issues, warnings, ctx.preserveFds ?? 0, spec.linux?.seccomp) : undefined;
   if (issues.length > 0 || !process || !spec.root) throw invalidDocument('config.json', issues);
   const rootfs: PlanRootfs = {
     path: path.resolve(ctx.bundle, spec.root.path),
@@ -352,12 +376,13 @@ export function buildExecPlan(
   base = '/process',
   consoleSocket?: string,
   preserveFds = 0,
+  seccomp?: LinuxSeccomp,
 ): { plan: Plan; warnings: string[] } {
   const issues: FieldIssue[] = [];
   const warnings: string[] = [];
   processUnsupported(proc, base, issues);
   const console = consolePlan(proc, base, consoleSocket, issues);
-  const process = buildProcess(proc, base, issues, warnings, preserveFds);
+  const process = buildProcess(proc, base, issues, warnings, preserveFds, seccomp);
   if (issues.length > 0) throw invalidDocument('process', issues);
   const join = JOIN_ORDER.filter((t) => nsTypes.includes(t)).map((t) => ({ type: t, path: `/proc/${initPid}/ns/${NS_PROC_NAME[t]}` }));
   // A terminal becomes the controlling terminal of a new session.

@@ -4,6 +4,8 @@
  * it uses it.
  */
 
+import type { LinuxSeccomp } from '@podkit/oci-spec';
+
 /** Version of the plan protocol; must equal kPlanProtocolVersion in native/src/common/version.h. */
 export const PLAN_PROTOCOL_VERSION = 1;
 
@@ -63,6 +65,11 @@ export interface PlanProcess {
   oomScoreAdj?: number;
   /** Absent: the capability sets are left as they are (runc does the same). */
   capabilities?: PlanCapabilities;
+  /**
+   * The container's seccomp profile (validated OCI `linux.seccomp`, also for `exec`): podkit-init
+   * compiles it with libseccomp and loads it just before execve.
+   */
+  seccomp?: LinuxSeccomp;
   preserveFds: number;
 }
 
