@@ -82,6 +82,8 @@ describe('events --stats: the shape of runc', () => {
   afterAll(async () => {
     for (const c of started) spawnSync(c.bin, ['--root', c.state, 'delete', '--force', c.id], { stdio: 'ignore', timeout: 30_000 });
     await Promise.all(reapers);
+    // jest runs every e2e file in this one process (--runInBand): stop being a subreaper for later suites.
+    if (!skipReason) setChildSubreaper(false);
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 

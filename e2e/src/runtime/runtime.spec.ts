@@ -61,6 +61,9 @@ describe.each(runtimes)('OCI runtime CLI: %s', (name, bin) => {
   afterAll(async () => {
     for (const id of ids) cli(['delete', '--force', id]);
     await Promise.all(reapers);
+    // jest runs every e2e file in this one process (--runInBand): stop being a subreaper, or orphans of
+    // later suites (a demo killed with -9) would become zombies here that nothing reaps.
+    if (ready) setChildSubreaper(false);
     fs.rmSync(work, { recursive: true, force: true });
   });
 

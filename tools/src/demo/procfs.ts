@@ -28,7 +28,21 @@ export function processRef(pid: number, what: string): ProcessRef | undefined {
 
 /** True when the process recorded in `ref` still exists (same pid and same start time). */
 export function alive(ref: ProcessRef): boolean {
-  return startTimeOf(ref.pid) === ref.startTime;
+  return startTimeOf(ref.pid) === ref.startTime && !isZombie(ref.pid);
+}
+
+/**
+ * A zombie has exited and holds nothing (no namespaces, mounts or files) but its pid, until its parent
+ * reaps it. A demo killed with -9 leaves its children to the nearest subreaper, which may be a process
+ * that never reaps strangers (a jest worker that another suite made a subreaper): such a zombie is gone.
+ */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
 }
 
 function pids(): number[] {
