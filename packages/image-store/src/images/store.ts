@@ -54,6 +54,7 @@ import { chainIds } from '../snapshot/chain';
 import { OverlaySnapshotter } from '../snapshot/overlay';
 import type { MountDescriptor } from '../snapshot/mount-descriptor';
 import { ImageRecord, PullEvent } from './types';
+import { bounded } from '../bounded';
 
 /** Label on a layer snapshot: the layer's diff ID (its name is the chain ID). */
 export const DIFF_ID_LABEL = 'podkit.io/diff-id';
@@ -92,24 +93,6 @@ function parseJson(body: Buffer, what: string): unknown {
   } catch (err) {
     throw new InvalidArgumentError(`${what}: not valid JSON: ${(err as Error).message}`, { details: { field: what } });
   }
-}
-
-/** Runs `fn` over `items` with at most `n` at a time; the first failure rejects (others finish). */
-async function bounded<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
-  if (failure !== undefined) throw failure;
 }
 
 export class ImageStore {

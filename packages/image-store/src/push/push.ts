@@ -21,6 +21,7 @@ import { Authorizer, repositoryScope } from '../auth/authorizer';
 import { authorizedRequest } from '../auth/session';
 import { ContentStore } from '../content/store';
 import { RegistryEndpoint, RegistryHosts } from '../hosts/config';
+import { bounded } from '../bounded';
 
 export interface PushContext {
   hosts: RegistryHosts;
@@ -228,23 +229,6 @@ class Pusher {
     if (typeof got === 'string' && got.length > 0 && got !== desc.digest) throw new DataLossError(`${what}: the registry computed digest ${got}, ours is ${desc.digest}`, { details: { field: 'digest' } });
     this.emit({ type: 'manifest', digest: desc.digest as Digest, reference });
   }
-}
-
-async function bounded<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
-  if (failure !== undefined) throw failure;
 }
 
 function parseDoc(body: Buffer, what: string): { config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] } {

@@ -159,7 +159,15 @@ export interface Parsed {
 }
 
 /** Why the fast parser gave up: the caller then runs yargs, which prints help or the usage error. */
-export class NotFastPath extends Error {}
+export class NotFastPath extends Error {
+  /** True when the argv asked for help or the version (yargs answers; not a usage error). */
+  constructor(
+    message: string,
+    readonly help = false,
+  ) {
+    super(message);
+  }
+}
 
 function lookup(table: Readonly<Record<string, OptionSpec>>, name: string): [string, OptionSpec] | undefined {
   const direct = table[name];
@@ -254,7 +262,7 @@ function takeFlag(argv: readonly string[], i: number, table: Readonly<Record<str
   const body = a.startsWith('--') ? a.slice(2) : a.slice(1);
   const eq = body.indexOf('=');
   const name = eq >= 0 ? body.slice(0, eq) : body;
-  if (name === 'help' || name === 'h' || name === 'version' || name === 'v') throw new NotFastPath('help');
+  if (name === 'help' || name === 'h' || name === 'version' || name === 'v') throw new NotFastPath('help', true);
   const found = lookup(table, name);
   if (!found) throw new NotFastPath(`unknown flag ${a}`);
   const [long, spec] = found;

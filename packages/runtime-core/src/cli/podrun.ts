@@ -434,7 +434,7 @@ export async function main(argv: string[]): Promise<void> {
     // Help or a usage error: yargs explains it (and prints help for --help).
     try {
       await buildParser(argv).parseAsync();
-      if (!/^help$/.test(err.message)) throw new InvalidArgumentError(err.message, { details: { usage: true } });
+      if (!err.help) throw new InvalidArgumentError(err.message, { details: { usage: true } });
     } catch (e) {
       require('node:fs').writeSync(2, `podrun: ${(e as Error).message}\n`);
       process.exitCode = exitCodeFor(e);
