@@ -15,6 +15,7 @@ DEBS=(
   cmake make g++ util-linux   # the native build (flock comes with util-linux)
   hyperfine                   # benchmarks
   apache2-utils               # htpasswd -B: the registry's basic auth in the image auth e2e tests
+  openssl                     # a private CA and client certificates in the registry TLS tests
   zstd                        # zstd layers: made in tests; podkit decodes them with it when present (else pure JS)
 )
 
