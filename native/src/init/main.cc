@@ -3,20 +3,32 @@
 // It is spawned by the addon with one end of a SOCK_SEQPACKET socketpair as fd 3 and speaks the plan
 // protocol (common/channel.h, version common/version.h):
 //
-//   parent → init   {"type":"plan","version":1,"plan":{...}}
-//   stage 0:        joins the namespaces given by path, then clone3(CLONE_PARENT | CLONE_PIDFD | new
-//                   namespaces) so that the container process is a child of the caller (podrun, or the
-//                   Node process of the library) and is PID 1 of a new PID namespace; stage 0 exits.
+//   parent → init   {"type":"plan","version":2,"plan":{...}}
+//   stage 0:        opens what lives on the host (exec FIFO, /proc/self/timens_offsets) and clones the
+//                   bind sources marked `detached` (open_tree; idmapped ones through a user namespace
+//                   made for their maps), joins the namespaces given by path (the user namespace after
+//                   the others, as nsenter), unshares a new time namespace and writes its offsets, then
+//                   clone3(CLONE_PARENT | CLONE_PIDFD | new namespaces) so that the container process
+//                   is a child of the caller (podrun, or the Node process of the library) and is PID 1
+//                   of a new PID namespace; stage 0 exits.
 //   init → parent   {"type":"child","pid":N} + the child's pidfd (SCM_RIGHTS)
-//   parent          places the pid in its cgroups. This must happen BEFORE the cgroup namespace is
+//   parent          writes the maps of a new user namespace (/proc/N/setgroups when it must be
+//                   "deny", uid_map, gid_map): the process runs as the overflow id until then.
+//                   It places the pid in its cgroups. This must happen BEFORE the cgroup namespace is
 //                   unshared, so the namespace's root is the container's own cgroup.
 //                   It also runs the prestart/createRuntime hooks (in the runtime's namespaces).
 //   parent → init   {"type":"continue","stateCreating":..,"stateCreated":..} (the OCI state JSON
-//                   the plan's createContainer / startContainer hooks get on stdin)
-//   stage 1:        unshare(CLONE_NEWCGROUP), rootfs (mounts, devices, createContainer hooks,
-//                   pivot_root, masked and read-only paths), hostname, sysctls, process attributes
-//                   (rlimits, oom score, capabilities, user, cwd); after `start` opened the exec
-//                   FIFO, the startContainer hooks, then execve.
+//                   the plan's createContainer / startContainer hooks get on stdin), with the fds of
+//                   the cgroup v1 `tasks` files the init joins itself instead (cgjoin.h), if any
+//   stage 1:        in a user namespace: setresuid/setresgid(0) there; unshare(CLONE_NEWCGROUP),
+//                   rootfs (mounts, devices, createContainer hooks, pivot_root, masked and read-only
+//                   paths), hostname, sysctls, personality, process attributes
+//                   (oom score, rlimits, scheduler, I/O priority, exec CPU affinity, seccomp without
+//                   noNewPrivileges, capabilities, user, cwd; seccomp with it last); after `start`
+//                   opened the exec FIFO, the startContainer hooks, then execve.
+//   init → parent   {"type":"seccompListener"} + the listener fd (SCM_RIGHTS), right after loading a
+//                   seccomp filter with SCMP_ACT_NOTIFY; the parent sends it to listenerPath, then
+//   parent → init   {"type":"seccompDone"}
 //   init → parent   {"type":"ready"}          (create: then blocks on the exec FIFO until `start`)
 //                   or EOF when execve closed the close-on-exec channel (exec of an extra process)
 //   any failure     {"type":"error","phase":..,"syscall":..,"errno":..,"message":..}
@@ -64,7 +76,12 @@
 #include "common/json.h"
 #include "common/safepath.h"
 #include "common/version.h"
+#include "init/cgjoin.h"
+#include "init/sched.h"
+#include "init/mountattr.h"
 #include "init/seccomp.h"
+#include "init/timens.h"
+#include "init/userns.h"
 
 namespace podkit::init {
 namespace {
@@ -72,6 +89,9 @@ namespace {
 constexpr int kSockFd = 3;
 
 int g_sock = -1;
+// Set once the process is root of a user namespace (new or joined): device nodes are bound from the
+// host then, since mknod is not allowed there.
+bool g_inUserns = false;
 // The --console-socket connection (made before any namespace is joined, while host paths resolve).
 int g_console = -1;
 
@@ -102,12 +122,17 @@ void Send(const std::string& msg, const std::vector<int>& fds, const char* phase
   if (!ChannelSend(g_sock, msg, fds, &e)) Die(e, phase);
 }
 
-json::Value Recv(const char* phase, const char* expected) {
+// `keep`: where the fds that came with the message go (else they are closed).
+json::Value Recv(const char* phase, const char* expected, std::vector<int>* keep = nullptr) {
   std::string msg;
   std::vector<int> fds;
   bool eof = false;
   Error e;
   if (!ChannelRecv(g_sock, &msg, &fds, &eof, &e)) Die(e, phase);
+  if (keep != nullptr) {
+    *keep = std::move(fds);
+    fds.clear();
+  }
   for (int fd : fds) close(fd);
   if (eof) _exit(1);  // the parent gave up: nothing to report to
   json::Value v;
@@ -139,8 +164,60 @@ int NsFlag(const std::string& type) {
 
 [[noreturn]] void Stage1(const json::Value& plan);
 
-[[noreturn]] void Stage0(const json::Value& plan) {
-  // Open every namespace first: once the mount namespace is joined, host paths no longer resolve.
+// The exec FIFO, opened by stage 0 on the host: in a user namespace the container's root could not
+// reach it through the state directory (0700, host root's), as runc passes it by fd too.
+UniqueFd g_fifo;
+
+// Detached copies of bind sources (see PlanMount.detached), made by stage 0 on the host, by mount.
+struct Detached {
+  const json::Value* mount;
+  UniqueFd tree;
+};
+std::vector<Detached> g_detached;
+
+int DetachedTreeOf(const json::Value& m) {
+  for (const Detached& d : g_detached) {
+    if (d.mount == &m) return d.tree.get();
+  }
+  return -1;
+}
+
+// Clones every bind source the plan marks `detached` while the host's paths and privileges are ours;
+// idmapped ones get a user namespace with their maps (one per distinct pair of maps).
+void PrepareDetachedMounts(const json::Value& plan) {
+  const json::Value* r = plan.Get("rootfs");
+  const json::Value* ms = r != nullptr ? r->Get("mounts") : nullptr;
+  if (ms == nullptr || !ms->IsArray()) return;
+  std::vector<std::pair<std::string, UniqueFd>> userns;
+  for (const json::Value& m : ms->Arr()) {
+    if (!m.GetBool("detached")) continue;
+    int nsfd = -1;
+    const json::Value* idmap = m.Get("idmap");
+    if (idmap != nullptr && idmap->IsObject()) {
+      std::string key = IdMapText(idmap->Get("uidMappings")) + "|" + IdMapText(idmap->Get("gidMappings"));
+      for (auto& [k, fd] : userns) {
+        if (k == key) nsfd = fd.get();
+      }
+      if (nsfd < 0) {
+        Error e;
+        UniqueFd fd = MakeUserns(idmap->Get("uidMappings"), idmap->Get("gidMappings"), &e);
+        if (!fd.ok()) Die(e, "mounts");
+        nsfd = fd.get();
+        userns.emplace_back(key, std::move(fd));
+      }
+    }
+    Error e;
+    bool rec = (static_cast<unsigned long>(m.GetInt("flags")) & MS_REC) != 0;
+    UniqueFd tree = DetachedTree(m.GetString("source"), rec, nsfd, idmap != nullptr && idmap->GetBool("recursive"), &e);
+    if (!tree.ok()) Die(e, "mounts");
+    g_detached.push_back({&m, std::move(tree)});
+  }
+}
+
+// Joins the namespaces given by path in nsenter's order: every one but the user namespace first
+// (while we still hold the host's privileges, which a namespace owned by the host needs), then the
+// user namespace, then again those that failed (owned by that user namespace, they may need it).
+void JoinNamespaces(const json::Value& plan) {
   struct Join {
     std::string type, path;
     UniqueFd fd;
@@ -153,13 +230,62 @@ int NsFlag(const std::string& type) {
       joins.push_back(std::move(jn));
     }
   }
+  auto join = [](Join& j, bool mayRetry) {
+    if (!j.fd.ok()) return;
+    if (setns(j.fd.get(), NsFlag(j.type)) < 0) {
+      if (mayRetry && errno == EPERM) return;
+      DieSys("namespaces", "setns", "joining the " + j.type + " namespace at " + j.path);
+    }
+    j.fd.Reset();
+  };
   for (Join& j : joins) {
-    if (setns(j.fd.get(), NsFlag(j.type)) < 0) DieSys("namespaces", "setns", "joining the " + j.type + " namespace at " + j.path);
+    if (j.type != "user") join(j, true);
+  }
+  for (Join& j : joins) {
+    if (j.type == "user") join(j, false);
+  }
+  for (Join& j : joins) join(j, false);
+}
+
+[[noreturn]] void Stage0(const json::Value& plan) {
+  // Everything that names a host path is opened first: once the mount namespace is joined, host
+  // paths no longer resolve, and once the user namespace is, the host's privileges are gone.
+  if (std::string path = plan.GetString("execFifo"); !path.empty()) {
+    g_fifo.Reset(open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!g_fifo.ok()) DieSys("exec-fifo", "open", path);
+  }
+  std::vector<std::string> clone = plan.GetStrings("clone");
+  bool newTime = false;
+  for (const std::string& t : clone) newTime = newTime || t == "time";
+  UniqueFd offsets;
+  if (newTime) {
+    offsets.Reset(open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+    if (!offsets.ok()) DieSys("namespaces", "open", "/proc/self/timens_offsets");
+  }
+  const json::Value* userns = plan.Get("userns");
+  UniqueFd procSelf;
+  if (userns != nullptr && userns->IsObject()) {
+    procSelf.Reset(open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!procSelf.ok()) DieSys("namespaces", "open", "/proc/self");
+  }
+  PrepareDetachedMounts(plan);
+  JoinNamespaces(plan);
+  bool newUser = false;
+  for (const std::string& t : clone) newUser = newUser || t == "user";
+  if (userns != nullptr && userns->IsObject() && !newUser && (userns->Get("uidMappings") != nullptr || userns->Get("gidMappings") != nullptr)) {
+    if (Error e; !CheckIdMaps(procSelf.get(), userns->Get("uidMappings"), userns->Get("gidMappings"), &e)) Die(e, "namespaces");
+  }
+  procSelf.Reset();
+  // The time namespace is made here, not by clone3: its offsets can only be written before a first
+  // process is in it, and unshare(CLONE_NEWTIME) puts only our children there.
+  if (newTime) {
+    if (Error e; !NewTimeNamespace(offsets.get(), plan.Get("timeOffsets"), &e)) Die(e, "namespaces");
+    offsets.Reset();
   }
   uint64_t flags = CLONE_PIDFD;
   if (plan.GetBool("cloneParent", true)) flags |= CLONE_PARENT;
-  for (const std::string& t : plan.GetStrings("clone")) {
-    if (t != "cgroup") flags |= static_cast<uint64_t>(NsFlag(t));
+  for (const std::string& t : clone) {
+    if (t != "cgroup" && t != "time") flags |= static_cast<uint64_t>(NsFlag(t));
   }
   int pidfd = -1;
   struct clone_args ca {};
@@ -243,11 +369,15 @@ void MountOne(int rootfd, const json::Value& m) {
     return;
   }
   if (flags & MS_BIND) {
+    // A source cloned by stage 0 (idmapped, or out of reach in a user namespace) is attached by fd.
+    int tree = DetachedTreeOf(m);
     struct stat st {};
-    if (stat(source.c_str(), &st) < 0) DieSys("mounts", "stat", "bind source " + source + " for " + dest);
+    if ((tree >= 0 ? fstat(tree, &st) : stat(source.c_str(), &st)) < 0) DieSys("mounts", "stat", "bind source " + source + " for " + dest);
     UniqueFd t = CreateInRoot(rootfd, dest, S_ISDIR(st.st_mode), &e);
     if (!t.ok()) Die(e, "mounts");
-    if (mount(source.c_str(), FdPath(t.get()).c_str(), nullptr, flags & (MS_BIND | MS_REC), nullptr) < 0) {
+    if (tree >= 0) {
+      if (!AttachTree(tree, t.get(), source + " at " + dest, &e)) Die(e, "mounts");
+    } else if (mount(source.c_str(), FdPath(t.get()).c_str(), nullptr, flags & (MS_BIND | MS_REC), nullptr) < 0) {
       DieSys("mounts", "mount", "binding " + source + " at " + dest);
     }
     // The fd opened before mounting names the directory under the mount; open the mount itself.
@@ -261,7 +391,13 @@ void MountOne(int rootfd, const json::Value& m) {
   UniqueFd t = MkdirAllInRoot(rootfd, dest, 0755, &e);
   if (!t.ok()) Die(e, "mounts");
   if (mount(source.c_str(), FdPath(t.get()).c_str(), type.c_str(), flags, data.empty() ? nullptr : data.c_str()) < 0) {
-    DieSys("mounts", "mount", type + " at " + dest);
+    // sysfs needs a network namespace owned by the container's user namespace; without one, bind the
+    // host's /sys with the same flags, as runc does.
+    if (!(type == "sysfs" && errno == EPERM && g_inUserns)) DieSys("mounts", "mount", type + " at " + dest);
+    if (mount("/sys", FdPath(t.get()).c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) DieSys("mounts", "mount", "binding the host's /sys at " + dest + " (sysfs is refused without a network namespace of the container)");
+    UniqueFd again = OpenInRoot(rootfd, dest, O_PATH, &e);
+    if (!again.ok()) Die(e, "mounts");
+    if (!RemountBind(FdPath(again.get()), flags & ~(MS_BIND | MS_REC | MS_REMOUNT), &e)) Die(e, "mounts");
   }
   if (m.Get("propagation") != nullptr) {
     UniqueFd again = OpenInRoot(rootfd, dest, O_PATH, &e);
@@ -282,9 +418,9 @@ void CreateDevice(int rootfd, const json::Value& d) {
   UniqueFd parent = MkdirAllInRoot(rootfd, dir, 0755, &e);
   if (!parent.ok()) Die(e, "devices");
   unlinkat(parent.get(), base.c_str(), 0);
-  if (mknodat(parent.get(), base.c_str(), kind | perm, dev) < 0) {
-    if (errno != EPERM) DieSys("devices", "mknodat", path);
-    // Not allowed to make nodes (a user namespace): bind the host's node instead, as runc does.
+  // In a user namespace mknod is refused: bind the host's node instead, as runc does.
+  if (g_inUserns || mknodat(parent.get(), base.c_str(), kind | perm, dev) < 0) {
+    if (!g_inUserns && errno != EPERM) DieSys("devices", "mknodat", path);
     UniqueFd t = CreateInRoot(rootfd, path, false, &e);
     if (!t.ok()) Die(e, "devices");
     if (mount(path.c_str(), FdPath(t.get()).c_str(), nullptr, MS_BIND, nullptr) < 0) DieSys("devices", "mount", "binding host device " + path);
@@ -428,7 +564,15 @@ void PrepareRootfs(const json::Value& r, const json::Value* createContainer, con
   UniqueFd rootfd(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd.ok()) DieSys("rootfs", "open", rootfs);
   if (const json::Value* ms = r.Get("mounts"); ms != nullptr && ms->IsArray()) {
-    for (const json::Value& m : ms->Arr()) MountOne(rootfd.get(), m);
+    for (const json::Value& m : ms->Arr()) {
+      MountOne(rootfd.get(), m);
+      if (m.Get("recAttr") != nullptr) {
+        Error e;
+        UniqueFd at = OpenInRoot(rootfd.get(), m.GetString("destination"), O_PATH, &e);
+        if (!at.ok() || !ApplyRecursiveAttrs(at.get(), m, m.GetString("destination"), &e)) Die(e, "mounts");
+      }
+    }
+    g_detached.clear();
   }
   if (const json::Value* ds = r.Get("devices"); ds != nullptr && ds->IsArray()) {
     for (const json::Value& d : ds->Arr()) CreateDevice(rootfd.get(), d);
@@ -693,22 +837,29 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
 }
 
 [[noreturn]] void Stage1(const json::Value& plan) {
-  json::Value cont = Recv("sync", "continue");
+  std::vector<int> cgroupTasks;
+  json::Value cont = Recv("sync", "continue", &cgroupTasks);
+  // Into the container's cgroups first (see cgjoin.h), before the cgroup namespace is unshared.
+  if (Error e; !JoinCgroups(cgroupTasks, &e)) Die(e, "cgroups");
   const json::Value* hooks = plan.Get("hooks");
   const std::string stateCreating = cont.GetString("stateCreating");
   const std::string stateCreated = cont.GetString("stateCreated");
   const std::string mode = plan.GetString("mode");
+  if (const json::Value* userns = plan.Get("userns"); userns != nullptr && userns->IsObject()) {
+    // The parent has written the maps of a new user namespace by now (or it was joined with its own).
+    if (Error e; !BecomeRoot(userns->GetString("setgroups") != "deny", &e)) Die(e, "user-namespace");
+    g_inUserns = true;
+    if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject() && access(r->GetString("path").c_str(), X_OK) < 0) {
+      DieSys("rootfs", "access", "the rootfs " + r->GetString("path") + " is not reachable by the root of the container's user namespace (every directory above it needs search permission for its host uid)");
+    }
+  }
   for (const std::string& t : plan.GetStrings("clone")) {
     // After the parent placed us in our cgroups, so the namespace's root is the container's cgroup.
     if (t == "cgroup" && unshare(CLONE_NEWCGROUP) < 0) DieSys("namespaces", "unshare", "cgroup namespace");
   }
   if (plan.GetBool("setsid") && setsid() < 0) DieSys("process", "setsid", "new session");
 
-  UniqueFd fifo;
-  if (std::string path = plan.GetString("execFifo"); !path.empty()) {
-    fifo.Reset(open(path.c_str(), O_PATH | O_CLOEXEC));
-    if (!fifo.ok()) DieSys("exec-fifo", "open", path);
-  }
+  UniqueFd fifo = std::move(g_fifo);
   const json::Value* sysctl = plan.Get("sysctl");
   const json::Value* oom = plan.Get("process") != nullptr ? plan.Get("process")->Get("oomScoreAdj") : nullptr;
   if ((sysctl != nullptr && sysctl->IsObject() && !sysctl->Obj().empty()) || (oom != nullptr && oom->IsNumber())) OpenProc("procfs");
@@ -723,6 +874,9 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
     }
   }
   if (const json::Value* r = plan.Get("rootfs"); r != nullptr && r->IsObject()) FinalizeRootfs(*r);
+  if (const json::Value* persona = plan.Get("personality"); persona != nullptr && persona->IsNumber()) {
+    if (Error e; !SetPersonality(*persona, &e)) Die(e, "personality");
+  }
 
   const json::Value* proc = plan.Get("process");
   if (proc == nullptr || !proc->IsObject()) {
@@ -740,6 +894,22 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
       lim.rlim_cur = r.Get("soft") != nullptr ? r.Get("soft")->Uint() : 0;
       lim.rlim_max = r.Get("hard") != nullptr ? r.Get("hard")->Uint() : 0;
       if (setrlimit(static_cast<__rlimit_resource>(r.GetInt("type")), &lim) < 0) DieSys("rlimits", "setrlimit", "rlimit " + std::to_string(r.GetInt("type")));
+    }
+  }
+  // Scheduling attributes: after the rlimits (RLIMIT_RTPRIO / RLIMIT_NICE bound what an unprivileged
+  // user may ask) and while CAP_SYS_NICE / CAP_SYS_ADMIN are still held (realtime policies and the
+  // realtime I/O class need them). The exec CPU affinity's `final` set is applied here, after the
+  // parent moved us into the container's cgroups (a cpuset there would have narrowed it); exec only,
+  // since the runtime-spec says it does not apply to the container's init.
+  if (const json::Value* s = p.Get("scheduler"); s != nullptr && s->IsObject()) {
+    if (Error e; !ApplyScheduler(*s, &e)) Die(e, "scheduler");
+  }
+  if (const json::Value* io = p.Get("ioPriority"); io != nullptr && io->IsObject()) {
+    if (Error e; !ApplyIoPriority(*io, &e)) Die(e, "io-priority");
+  }
+  if (const json::Value* aff = p.Get("cpuAffinity"); mode == "exec" && aff != nullptr && aff->IsObject()) {
+    if (const json::Value* fin = aff->Get("final"); fin != nullptr && fin->IsArray() && !fin->Arr().empty()) {
+      if (Error e; !ApplyAffinity(*fin, "final", &e)) Die(e, "cpu-affinity");
     }
   }
 
@@ -771,8 +941,11 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
   // still held (the user switch and capset below may drop it), as runc does. Its rules then also
   // apply to the remaining setup (setgroups, setuid, capset, chdir, execve...).
   const json::Value* seccomp = p.Get("seccomp");
+  // A NOTIFY profile yields a listener, handed to the runtime (which sends it to listenerPath)
+  // before anything else runs under the filter.
   if (seccomp != nullptr && seccomp->IsObject() && !p.GetBool("noNewPrivileges")) {
-    if (Error e; !LoadSeccomp(*seccomp, &e)) Die(e, "seccomp");
+    int listener = -1;
+    if (Error e; !LoadSeccomp(*seccomp, &listener, &e) || (listener >= 0 && !HandOverListener(g_sock, listener, &e))) Die(e, "seccomp");
   }
   const json::Value* user = p.Get("user");
   if (user != nullptr && user->IsObject()) {
@@ -837,7 +1010,8 @@ void RunHooks(const json::Value* hooks, const std::string& state, const char* ki
   // before the exec FIFO, so a filter the kernel refuses fails `create` (with the error on the
   // channel) rather than after `start` has returned.
   if (seccomp != nullptr && seccomp->IsObject() && p.GetBool("noNewPrivileges")) {
-    if (Error e; !LoadSeccomp(*seccomp, &e)) Die(e, "seccomp");
+    int listener = -1;
+    if (Error e; !LoadSeccomp(*seccomp, &listener, &e) || (listener >= 0 && !HandOverListener(g_sock, listener, &e))) Die(e, "seccomp");
   }
   if (fifo.ok()) {
     Send("{\"type\":\"ready\"}", {}, "ready");
@@ -923,5 +1097,12 @@ int main(int argc, char** argv) {
     Die(e, "plan");
   }
   if (const json::Value* console = plan->Get("console"); console != nullptr && console->IsObject()) ConnectConsole(console->GetString("socket"));
+  // execCPUAffinity.initial (exec only): the CPUs we and the process we clone run on until the parent
+  // moves it into the container's cgroups.
+  if (const json::Value* aff = plan->Get("process") != nullptr ? plan->Get("process")->Get("cpuAffinity") : nullptr; aff != nullptr && plan->GetString("mode") == "exec") {
+    if (const json::Value* ini = aff->Get("initial"); ini != nullptr && ini->IsArray() && !ini->Arr().empty()) {
+      if (Error e; !ApplyAffinity(*ini, "initial", &e)) Die(e, "cpu-affinity");
+    }
+  }
   Stage0(*plan);
 }

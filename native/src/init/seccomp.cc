@@ -1,12 +1,20 @@
 #include "init/seccomp.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "common/channel.h"
+#include "common/fd.h"
 
 namespace podkit::init {
 namespace {
@@ -28,6 +36,7 @@ bool Action(const std::string& name, const json::Value* errnoRet, uint32_t* out)
   else if (name == "SCMP_ACT_TRACE") *out = SCMP_ACT_TRACE(ret);
   else if (name == "SCMP_ACT_ALLOW") *out = SCMP_ACT_ALLOW;
   else if (name == "SCMP_ACT_LOG") *out = SCMP_ACT_LOG;
+  else if (name == "SCMP_ACT_NOTIFY") *out = SCMP_ACT_NOTIFY;
   else return false;
   return true;
 }
@@ -49,17 +58,39 @@ bool Fail(Error* e, const char* call, int rc, const std::string& msg) {
   return e->Sys(call, msg);
 }
 
+// As runc's patchbpf: libseccomp compiles the program, we load it with seccomp(2) and the flags we
+// choose. libseccomp 2.5 has no attribute for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (2.6 added it);
+// the kernel (5.19+) does, so the flag goes straight to the syscall.
+bool LoadProgram(scmp_filter_ctx ctx, unsigned int flags, int* listener, Error* e) {
+  UniqueFd mem(memfd_create("podkit-seccomp-bpf", MFD_CLOEXEC));
+  if (!mem.ok()) return e->Sys("memfd_create", "buffer for the seccomp program");
+  if (int rc = seccomp_export_bpf(ctx, mem.get()); rc < 0) return Fail(e, "seccomp_export_bpf", rc, "compiling the seccomp filter");
+  off_t size = lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) return e->Set("seccomp_export_bpf", "libseccomp produced a program of " + std::to_string(size) + " bytes", EINVAL);
+  std::vector<sock_filter> prog(static_cast<size_t>(size) / sizeof(sock_filter));
+  if (pread(mem.get(), prog.data(), static_cast<size_t>(size), 0) != size) return e->Sys("pread", "reading the compiled seccomp program");
+  if (prog.size() > BPF_MAXINSNS) return e->Set("seccomp", "the seccomp program has " + std::to_string(prog.size()) + " instructions, the kernel allows " + std::to_string(BPF_MAXINSNS), E2BIG);
+  struct sock_fprog fp {};
+  fp.len = static_cast<unsigned short>(prog.size());
+  fp.filter = prog.data();
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fp);
+  if (r < 0) return e->Sys("seccomp", "loading the seccomp filter (flags " + std::to_string(flags) + ")");
+  *listener = (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ? static_cast<int>(r) : -1;
+  return true;
+}
+
 }  // namespace
 
-bool LoadSeccomp(const json::Value& s, Error* e) {
+bool LoadSeccomp(const json::Value& s, int* listener, Error* e) {
+  *listener = -1;
   uint32_t def = 0;
   std::string defName = s.GetString("defaultAction");
   if (!Action(defName, s.Get("defaultErrnoRet"), &def)) return e->Set("seccomp", "unknown defaultAction " + defName, EINVAL);
   Ctx c;
   c.ctx = seccomp_init(def);
   if (c.ctx == nullptr) return e->Set("seccomp_init", "creating the seccomp filter", ENOMEM);
-  // no_new_privs is podkit-init's own business (process.noNewPrivileges), not the filter's.
-  if (int rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_NNP, 0); rc < 0) return Fail(e, "seccomp_attr_set", rc, "SCMP_FLTATR_CTL_NNP");
+  // no_new_privs is podkit-init's own business (process.noNewPrivileges), not the filter's: the
+  // program is loaded with seccomp(2) below, which never sets it.
   for (const std::string& a : s.GetStrings("architectures")) {
     std::string n = a.rfind("SCMP_ARCH_", 0) == 0 ? a.substr(10) : a;
     for (char& ch : n) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
@@ -67,14 +98,16 @@ bool LoadSeccomp(const json::Value& s, Error* e) {
     if (arch == 0) return e->Set("seccomp", "unknown architecture " + a, EINVAL);
     if (int rc = seccomp_arch_add(c.ctx, arch); rc < 0 && rc != -EEXIST) return Fail(e, "seccomp_arch_add", rc, a);
   }
+  unsigned int flags = 0;
+  bool waitKillable = false;
   for (const std::string& f : s.GetStrings("flags")) {
-    int rc = 0;
-    if (f == "SECCOMP_FILTER_FLAG_LOG") rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_LOG, 1);
-    else if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_SSB, 1);
-    else if (f == "SECCOMP_FILTER_FLAG_TSYNC") rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    if (f == "SECCOMP_FILTER_FLAG_LOG") flags |= SECCOMP_FILTER_FLAG_LOG;
+    else if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    else if (f == "SECCOMP_FILTER_FLAG_TSYNC") flags |= SECCOMP_FILTER_FLAG_TSYNC;
+    else if (f == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") waitKillable = true;
     else return e->Set("seccomp", "unsupported flag " + f, EINVAL);
-    if (rc < 0) return Fail(e, "seccomp_attr_set", rc, f);
   }
+  bool notify = def == SCMP_ACT_NOTIFY;
   if (const json::Value* sys = s.Get("syscalls"); sys != nullptr && sys->IsArray()) {
     for (const json::Value& r : sys->Arr()) {
       uint32_t act = 0;
@@ -82,6 +115,7 @@ bool LoadSeccomp(const json::Value& s, Error* e) {
       if (!Action(an, r.Get("errnoRet"), &act)) return e->Set("seccomp", "unknown action " + an, EINVAL);
       // libseccomp refuses a rule whose action is the default one; it would change nothing anyway.
       if (act == def) continue;
+      notify = notify || act == SCMP_ACT_NOTIFY;
       std::vector<scmp_arg_cmp> cmps;
       if (const json::Value* args = r.Get("args"); args != nullptr && args->IsArray()) {
         for (const json::Value& a : args->Arr()) {
@@ -114,7 +148,29 @@ bool LoadSeccomp(const json::Value& s, Error* e) {
       }
     }
   }
-  if (int rc = seccomp_load(c.ctx); rc < 0) return Fail(e, "seccomp_load", rc, "loading the seccomp filter");
+  if (notify) {
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    // The kernel refuses TSYNC with a listener unless a failed sync may report ESRCH (we are one thread).
+    if (flags & SECCOMP_FILTER_FLAG_TSYNC) flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+    // Only meaningful (and only accepted by the kernel) together with a listener.
+    if (waitKillable) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  }
+  return LoadProgram(c.ctx, flags, listener, e);
+}
+
+bool HandOverListener(int sock, int listener, Error* e) {
+  UniqueFd fd(listener);
+  if (!ChannelSend(sock, "{\"type\":\"seccompListener\"}", {fd.get()}, e)) return false;
+  fd.Reset();
+  std::string msg;
+  std::vector<int> fds;
+  bool eof = false;
+  if (!ChannelRecv(sock, &msg, &fds, &eof, e)) return false;
+  for (int x : fds) close(x);
+  if (eof) return e->Set("recvmsg", "the runtime closed the channel before the seccomp listener reached its agent", EPIPE);
+  json::Value v;
+  std::string perr;
+  if (!json::Parse(msg, &v, &perr) || v.GetString("type") != "seccompDone") return e->Set("recvmsg", "expected a \"seccompDone\" message, got " + msg, EPROTO);
   return true;
 }
 

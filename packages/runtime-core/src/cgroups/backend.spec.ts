@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { isFailedPrecondition, isInvalidArgument } from '@podkit/errdefs';
-import { backendOf, resourcesUnavailable, selectBackend, UNIFIED_KEY, v1Backend, v2Backend } from './backend';
+import { backendOf, resourceWarnings, resourcesUnavailable, selectBackend, UNIFIED_KEY, v1Backend, v2Backend } from './backend';
 import { makeFakeTree, type FakeTree } from './fake-tree';
 import type { CgroupLayout } from './v2';
 
@@ -84,7 +84,7 @@ describe('cgroup backend selection and the v2 backend (fake cgroupfs tree)', () 
     expect((err as Error).message).toMatch(/controller pids not available here/);
   });
 
-  it('hugepageLimits: the "controller not available here" error on a hybrid host; v1 cannot write them; v2 can', () => {
+  it('hugepageLimits: the "controller not available here" error on a hybrid host; v1 with a hugetlb hierarchy and v2 write them', () => {
     const r = { hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] };
     tree.cleanup();
     tree = makeFakeTree({ own: '/', ownSubtree: [] });
@@ -93,11 +93,29 @@ describe('cgroup backend selection and the v2 backend (fake cgroupfs tree)', () 
     expect(isInvalidArgument(e1)).toBe(true);
     expect(e1?.message).toMatch(/^\/linux\/resources\/hugepageLimits: controller not available here: hugetlb is only in the cgroup2 mount/);
     const v1WithHugetlb: CgroupLayout = { mode: 'v1', v1: [{ mountpoint: '/sys/fs/cgroup/hugetlb', controllers: ['hugetlb'], own: '/' }] };
-    expect(resourcesUnavailable(v1WithHugetlb, v1Backend, r, tree.fs)?.message).toMatch(/not supported by podrun's cgroup v1 backend yet/);
+    expect(resourcesUnavailable(v1WithHugetlb, v1Backend, r, tree.fs)).toBeUndefined();
     tree.cleanup();
     tree = makeFakeTree();
     const v2: CgroupLayout = { mode: 'v2', unified: { mountpoint: tree.root, own: '/own' } };
     expect(resourcesUnavailable(v2, selectBackend(v2, tree.fs), r, tree.fs)).toBeUndefined();
     expect(resourcesUnavailable(hybrid, v1Backend, { memory: { limit: 1 } }, tree.fs)).toBeUndefined();
+  });
+
+  it('checks v1 resources against the controllers this hybrid host mounts, before anything is created', () => {
+    tree.cleanup();
+    tree = makeFakeTree({ own: '/', ownSubtree: [] });
+    const names = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids'];
+    const hybrid: CgroupLayout = {
+      mode: 'hybrid',
+      v1: names.map((n) => ({ mountpoint: `/sys/fs/cgroup/${n}`, controllers: [n], own: '/' })),
+      unified: { mountpoint: tree.root, own: '/' },
+    };
+    expect(resourcesUnavailable(hybrid, v1Backend, { network: { classID: 7 } }, tree.fs)?.message).toBe(
+      '/linux/resources/network/classID: the net_cls controller is not mounted here (no cgroup v1 hierarchy of this process has it)',
+    );
+    expect(resourcesUnavailable(hybrid, v1Backend, { unified: { 'pids.max': '3' } }, tree.fs)?.message).toMatch(/^\/linux\/resources\/unified: /);
+    expect(resourcesUnavailable(hybrid, v1Backend, { blockIO: { weight: 100 }, cpu: { realtimeRuntime: 10 }, memory: { kernelTCP: 1 } }, tree.fs)).toBeUndefined();
+    expect(resourceWarnings({ memory: { kernel: 1 } })).toEqual(['/linux/resources/memory/kernel is ignored: kernel memory limits are deprecated and not applied (as runc since 1.1)']);
+    expect(resourceWarnings({ memory: { limit: 1 } })).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
  * verbs which backend the container was made with.
  */
 import * as path from 'node:path';
-import { DeadlineExceededError, invalidField, toPodkitError } from '@podkit/errdefs';
+import { DeadlineExceededError, toPodkitError } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
 import { hostHugePageSizes } from './runc-stats';
 import * as v1 from './v1';
@@ -167,15 +167,30 @@ export function hostBackend(): { layout: CgroupLayout; backend: CgroupBackend } 
 }
 
 /**
- * undefined when the backend can apply these resources on this host, else the error naming the field:
- * hugepageLimits need a usable hugetlb controller (on this hybrid host it exists only in the cgroup2
- * mount: "controller not available here"), and only the v2 backend writes them.
+ * undefined when the backend can apply these resources on this host, else the error naming the field
+ * (checked before anything is created): hugepageLimits need a usable hugetlb controller (on this
+ * hybrid host it exists only in the cgroup2 mount: "controller not available here"); on v1 every
+ * setting needs its controller mounted, and v2-only settings (`unified`) are refused.
  */
 export function resourcesUnavailable(layout: CgroupLayout, backend: CgroupBackend, r: LinuxResources | undefined, cfs: CgroupFs = realCgroupFs): Error | undefined {
-  if (r?.hugepageLimits?.length) {
+  if (!r) return undefined;
+  if (r.hugepageLimits?.length) {
     const err = hugetlbAvailable(layout, cfs);
     if (err) return err;
-    if (backend.version === 1) return invalidField('/linux/resources/hugepageLimits', 'hugepage limits are not supported by podrun\'s cgroup v1 backend yet');
+  }
+  if (backend.version === 1 && layout.mode !== 'v2') {
+    try {
+      v1.planResourcesV1(r, v1.v1PrecheckHost(layout.v1.flatMap((h) => h.controllers)));
+    } catch (err) {
+      return err as Error;
+    }
   }
   return undefined;
+}
+
+/** Settings that are accepted but not applied, as runc does (each a warning for the caller to print). */
+export function resourceWarnings(r: LinuxResources | undefined): string[] {
+  const warnings: string[] = [];
+  if (r?.memory?.kernel !== undefined) warnings.push(v1.KERNEL_MEMORY_WARNING);
+  return warnings;
 }

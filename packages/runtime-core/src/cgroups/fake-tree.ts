@@ -59,6 +59,8 @@ export interface FakeTree {
   fs: CgroupFs;
   /** Every write through `fs`, as [file relative to root, value]. */
   writes: Array<[string, string]>;
+  /** The device program each cgroup (relative to root) got through `fs.setDeviceFilter`. */
+  devicePrograms: Map<string, Buffer>;
   /** Sets a file's content as the kernel would (stats, events). */
   setFile(dir: string, file: string, content: string): void;
   cleanup(): void;
@@ -92,6 +94,7 @@ export function makeFakeTree(opts: FakeTreeOptions = {}): FakeTree {
   fs.writeFileSync(path.join(ownDir, 'cgroup.subtree_control'), ownSubtree.join(' '));
 
   const writes: Array<[string, string]> = [];
+  const devicePrograms = new Map<string, Buffer>();
   const pendingFreeze = new Map<string, { value: string; reads: number }>();
   const lag = opts.freezeLagReads ?? 0;
   const fail = (code: string, msg: string) => Object.assign(new Error(`${code}: ${msg}`), { code });
@@ -140,13 +143,97 @@ export function makeFakeTree(opts: FakeTreeOptions = {}): FakeTree {
       writes.push([rel, value]);
       if (file === 'cgroup.freeze') pendingFreeze.set(d, { value: value.trim(), reads: 0 });
     },
+    setDeviceFilter(d, program) {
+      if (!fs.existsSync(path.join(d, 'cgroup.procs'))) throw fail('ENOENT', `open cgroup ${path.relative(root, d)}`);
+      devicePrograms.set(path.relative(root, d), program);
+    },
   };
   return {
     root,
     ownDir,
     fs: fake,
     writes,
+    devicePrograms,
     setFile: (d, file, content) => fs.writeFileSync(path.join(d, file), content),
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+// ---- cgroup v1 ---------------------------------------------------------------------------------------
+
+/**
+ * The files of a v1 cgroup per controller, with a kernel's defaults (what this machine's 6.18 kernel
+ * shows, plus the controllers it does not mount: net_cls, net_prio, hugetlb, rdma).
+ */
+export const V1_CONTROLLER_FILES: Record<string, Record<string, string>> = {
+  memory: {
+    'memory.limit_in_bytes': '9223372036854771712',
+    'memory.soft_limit_in_bytes': '9223372036854771712',
+    'memory.memsw.limit_in_bytes': '9223372036854771712',
+    'memory.usage_in_bytes': '0',
+    'memory.kmem.limit_in_bytes': '9223372036854771712',
+    'memory.kmem.tcp.limit_in_bytes': '9223372036854771712',
+    'memory.swappiness': '60',
+    'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n',
+    'memory.use_hierarchy': '1',
+  },
+  cpu: {
+    'cpu.shares': '1024',
+    'cpu.cfs_period_us': '100000',
+    'cpu.cfs_quota_us': '-1',
+    'cpu.cfs_burst_us': '0',
+    'cpu.idle': '0',
+    'cpu.rt_period_us': '1000000',
+    'cpu.rt_runtime_us': '0',
+  },
+  cpuset: { 'cpuset.cpus': '0-1', 'cpuset.mems': '0' },
+  pids: { 'pids.max': 'max' },
+  devices: { 'devices.allow': '', 'devices.deny': '' },
+  blkio: {
+    'blkio.throttle.read_bps_device': '',
+    'blkio.throttle.write_bps_device': '',
+    'blkio.throttle.read_iops_device': '',
+    'blkio.throttle.write_iops_device': '',
+  },
+  net_cls: { 'net_cls.classid': '0' },
+  net_prio: { 'net_prio.ifpriomap': 'lo 0\n', 'net_prio.prioidx': '1' },
+  hugetlb: { 'hugetlb.2MB.limit_in_bytes': '9223372036854771712', 'hugetlb.2MB.rsvd.limit_in_bytes': '9223372036854771712', 'hugetlb.1GB.limit_in_bytes': '9223372036854771712' },
+  rdma: { 'rdma.max': '', 'rdma.current': '' },
+};
+
+export interface FakeV1Tree {
+  root: string;
+  /** The container's cgroup per hierarchy name, as v1.cgroupPaths gives it. */
+  paths: Record<string, string>;
+  /** The content of a file of the container's cgroup of hierarchy `name`. */
+  read(name: string, file: string): string;
+  cleanup(): void;
+}
+
+/**
+ * A fake v1 cgroupfs: one folder per hierarchy (`name` may join controllers, "net_cls,net_prio"),
+ * each with the container's cgroup `<root>/<name>/own/c1` holding the controllers' files (unless
+ * `omit` lists them) and its parent `own` holding the same files.
+ */
+export function makeFakeV1Tree(names: readonly string[], opts: { omit?: readonly string[]; extra?: Record<string, string> } = {}): FakeV1Tree {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-cg1-'));
+  const paths: Record<string, string> = {};
+  for (const name of names) {
+    for (const rel of ['own', 'own/c1']) {
+      const dir = path.join(root, name, rel);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), '');
+      for (const c of name.split(',')) {
+        for (const [f, v] of Object.entries({ ...V1_CONTROLLER_FILES[c] })) if (!opts.omit?.includes(f)) fs.writeFileSync(path.join(dir, f), v);
+      }
+      for (const [f, v] of Object.entries(opts.extra ?? {})) if (name.split(',').includes(f.split('.')[0] as string)) fs.writeFileSync(path.join(dir, f), v);
+    }
+    paths[name] = path.join(root, name, 'own', 'c1');
+  }
+  return {
+    root,
+    paths,
+    read: (name, file) => fs.readFileSync(path.join(paths[name] as string, file), 'utf8'),
     cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
   };
 }

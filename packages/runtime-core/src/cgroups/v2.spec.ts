@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isDeadlineExceeded, isFailedPrecondition, isInvalidArgument } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
+import { deviceFilter } from './devicefilter';
 import { makeFakeTree, type FakeTree } from './fake-tree';
 import {
   applyResourcesV2,
@@ -191,9 +192,7 @@ describe('cgroup v2 backend on a fake tree', () => {
   it('refuses every value cgroup v2 cannot express, naming the field', () => {
     const all = () => true;
     const cases: Array<[LinuxResources, string]> = [
-      [{ devices: [{ allow: false, access: 'rwm' }] }, '/linux/resources/devices'],
       [{ network: { classID: 1 } }, '/linux/resources/network'],
-      [{ memory: { kernel: 1 << 20 } }, '/linux/resources/memory/kernel'],
       [{ memory: { kernelTCP: 1 << 20 } }, '/linux/resources/memory/kernelTCP'],
       [{ memory: { swappiness: 10 } }, '/linux/resources/memory/swappiness'],
       [{ memory: { disableOOMKiller: true } }, '/linux/resources/memory/disableOOMKiller'],
@@ -213,6 +212,10 @@ describe('cgroup v2 backend on a fake tree', () => {
       [{ rdma: { mlx: {} } }, '/linux/resources/rdma/mlx'],
       [{ unified: { '../memory.max': '1' } }, '/linux/resources/unified/..~1memory.max'],
       [{ unified: { 'a/b': '1' } }, '/linux/resources/unified/a~1b'],
+      [{ unified: { memory: '1' } }, '/linux/resources/unified/memory'],
+      [{ unified: { 'cgroup.procs': '1' } }, '/linux/resources/unified/cgroup.procs'],
+      [{ unified: { 'cgroup.subtree_control': '+cpu' } }, '/linux/resources/unified/cgroup.subtree_control'],
+      [{ devices: [{ allow: true, type: 'c', access: 'rwx' }] }, '/linux/resources/devices/0/access'],
     ];
     for (const [r, field] of cases) {
       let err: unknown;
@@ -341,5 +344,55 @@ describe('hugetlb availability', () => {
       err = e;
     }
     expect(isFailedPrecondition(err)).toBe(true);
+  });
+});
+
+describe('cgroup v2 devices, io weights, unified keys (fake tree)', () => {
+  let tree: FakeTree;
+  afterEach(() => tree?.cleanup());
+
+  it('installs the eBPF device program generated from the rules, after the file writes', () => {
+    tree = makeFakeTree();
+    const leaf = path.join(tree.ownDir, 'c1');
+    createCgroupV2(leaf, tree.ownDir, ['pids'], tree.fs);
+    const devices = [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c' as const, major: 10, minor: 229, access: 'rw' },
+    ];
+    applyResourcesV2(leaf, { devices, pids: { limit: 9 } }, tree.fs);
+    expect(tree.devicePrograms.get('own/c1')).toEqual(deviceFilter(devices));
+    expect(fs.readFileSync(path.join(leaf, 'pids.max'), 'utf8')).toBe('9');
+    // A bad rule is refused before anything is written or attached.
+    tree.devicePrograms.clear();
+    expect(() => applyResourcesV2(leaf, { devices: [{ allow: true, type: 'c', major: -7 }], pids: { limit: 3 } }, tree.fs)).toThrow(/^\/linux\/resources\/devices\/0\/major: /);
+    expect(fs.readFileSync(path.join(leaf, 'pids.max'), 'utf8')).toBe('9');
+    expect(tree.devicePrograms.size).toBe(0);
+  });
+
+  it('writes io.bfq.weight (the blkio scale) where BFQ is in use, else io.weight converted', () => {
+    const b = { blockIO: { weight: 500, weightDevice: [{ major: 254, minor: 0, weight: 100 }] } };
+    expect(planResourcesV2(b, (f) => f !== 'io.bfq.weight')).toEqual([
+      ['io.weight', 'default 4950'],
+      ['io.weight', '254:0 910'],
+    ]);
+    expect(planResourcesV2(b, () => true)).toEqual([
+      ['io.bfq.weight', '500'],
+      ['io.bfq.weight', '254:0 100'],
+    ]);
+  });
+
+  it('takes unified keys only of controllers enabled in the cgroup, as runc', () => {
+    tree = makeFakeTree({ ownSubtree: ['memory'] });
+    const leaf = path.join(tree.ownDir, 'c1');
+    createCgroupV2(leaf, tree.ownDir, ['memory'], tree.fs);
+    applyResourcesV2(leaf, { unified: { 'memory.high': '1000000', 'cgroup.freeze': '0' } }, tree.fs);
+    expect(fs.readFileSync(path.join(leaf, 'memory.high'), 'utf8')).toBe('1000000');
+    expect(() => applyResourcesV2(leaf, { unified: { 'pids.max': '5' } }, tree.fs)).toThrow(/^\/linux\/resources\/unified\/pids\.max: controller "pids" is not available in this cgroup \(cgroup.controllers: memory\)/);
+    expect(() => applyResourcesV2(leaf, { unified: { 'memory.nope': '5' } }, tree.fs)).toThrow(/^\/linux\/resources\/unified\/memory\.nope: the cgroup has no file memory.nope/);
+  });
+
+  it('ignores memory.kernel (runc warns), refuses kernelTCP', () => {
+    expect(planResourcesV2({ memory: { kernel: 1 << 20 } }, () => true)).toEqual([]);
+    expect(() => planResourcesV2({ memory: { kernelTCP: 1 << 20 } }, () => true)).toThrow(/^\/linux\/resources\/memory\/kernelTCP: /);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Cgroups v2 (the unified hierarchy). Not wired into container creation yet: `detectLayout` tells
- * which backend a host needs, and this module is the v2 one. Every file access goes through a
+ * Cgroups v2 (the unified hierarchy). `detectLayout` tells which backend a host needs, and this
+ * module is the v2 one (chosen by backend.ts on a pure cgroup2 host). Every file access goes through a
  * `CgroupFs` seam so the backend is tested on a fake tree (fake-tree.ts), never on the real cgroupfs.
  *
  * Safety, as in v1: the container's cgroup lies strictly beneath the caller's own cgroup; only
@@ -11,7 +11,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeadlineExceededError, FailedPreconditionError, invalidField, toPodkitError, type PodkitError } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
+import { bpfAttachDeviceProgram, bpfDetachDeviceProgram, bpfLoadDeviceProgram, bpfProgramFd, bpfQueryDevicePrograms } from '../sys/native';
+import { deviceFilter, deviceRules } from './devicefilter';
 import { type Blkio, memoryEntry, omitEmpty, parseIoStatV2, sortedKeys } from './runc-stats';
+import { rdmaLine } from './v1';
 
 // ---- detection -------------------------------------------------------------------------------------
 
@@ -101,6 +104,12 @@ export interface CgroupFs {
   read(dir: string, file: string): string;
   /** Writes an existing control file (never creates one: cgroupfs has no such thing). */
   write(dir: string, file: string, value: string): void;
+  /**
+   * Makes `program` (a BPF_PROG_TYPE_CGROUP_DEVICE program, devicefilter.ts) the cgroup's device
+   * filter: attached first, then the programs attached before are detached, so the cgroup is never
+   * without one (runc's order).
+   */
+  setDeviceFilter(dir: string, program: Buffer): void;
 }
 
 export const realCgroupFs: CgroupFs = {
@@ -117,7 +126,27 @@ export const realCgroupFs: CgroupFs = {
       fs.closeSync(fd);
     }
   },
+  setDeviceFilter: (dir, program) => replaceDeviceProgram(dir, program),
 };
+
+/** Loads and attaches a device program to `dir` (BPF_F_ALLOW_MULTI), then detaches the ones attached before. */
+export function replaceDeviceProgram(dir: string, program: Buffer): void {
+  const before = bpfQueryDevicePrograms(dir);
+  const { fd } = bpfLoadDeviceProgram(program);
+  try {
+    bpfAttachDeviceProgram(dir, fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  for (const id of before) {
+    const old = bpfProgramFd(id);
+    try {
+      bpfDetachDeviceProgram(dir, old);
+    } finally {
+      fs.closeSync(old);
+    }
+  }
+}
 
 function write(cfs: CgroupFs, dir: string, file: string, value: string | number): void {
   try {
@@ -284,13 +313,14 @@ function rejectField(field: string, reason: string): never {
  * only `has(file)` asks the cgroup which optional files exist). Every value v2 cannot express is an
  * InvalidArgument naming its field.
  */
-export function planResourcesV2(r: LinuxResources, has: (file: string) => boolean): Write[] {
+export function planResourcesV2(r: LinuxResources, has: (file: string) => boolean, controllers?: readonly string[]): Write[] {
   const out: Write[] = [];
-  if (r.devices?.length) rejectField(`${R}/devices`, 'device rules on cgroup v2 need an eBPF device program, which the v2 backend does not have yet');
+  // Device rules become an eBPF program (applyResourcesV2), not file writes; checked here.
+  if (r.devices) deviceRules(r.devices);
   if (r.network && (r.network.classID !== undefined || r.network.priorities?.length)) rejectField(`${R}/network`, 'net_cls/net_prio do not exist on cgroup v2');
   const m = r.memory;
   if (m) {
-    if (m.kernel !== undefined) rejectField(`${R}/memory/kernel`, 'kernel memory limits do not exist on cgroup v2');
+    // memory.kernel: ignored with a warning (backend.ts resourceWarnings), as runc does.
     if (m.kernelTCP !== undefined) rejectField(`${R}/memory/kernelTCP`, 'kernel TCP memory limits do not exist on cgroup v2');
     if (m.swappiness !== undefined) rejectField(`${R}/memory/swappiness`, 'cgroup v2 has no per-cgroup swappiness');
     if (m.disableOOMKiller) rejectField(`${R}/memory/disableOOMKiller`, 'cgroup v2 cannot disable the OOM killer');
@@ -341,16 +371,19 @@ export function planResourcesV2(r: LinuxResources, has: (file: string) => boolea
     const checkWeight = (field: string, w: number) => {
       if (w < 10 || w > 1000) rejectField(field, `must be within 10..1000, got ${w}`);
     };
+    // BFQ's io.bfq.weight (1..1000, the blkio scale) where a device uses BFQ, else io.weight
+    // (1..10000) with runc's conversion.
+    const bfq = has('io.bfq.weight');
     if (b.weight !== undefined && b.weight !== 0) {
       checkWeight(`${R}/blockIO/weight`, b.weight);
-      out.push(['io.weight', `default ${blkioToIoWeight(b.weight)}`]);
+      out.push(bfq ? ['io.bfq.weight', String(b.weight)] : ['io.weight', `default ${blkioToIoWeight(b.weight)}`]);
     }
     (b.weightDevice ?? []).forEach((d, i) => {
       const f = `${R}/blockIO/weightDevice/${i}`;
       if (d.leafWeight !== undefined) rejectField(`${f}/leafWeight`, 'cgroup v2 has no leaf weights');
       if (d.weight === undefined) rejectField(`${f}/weight`, 'is required on cgroup v2');
       checkWeight(`${f}/weight`, d.weight);
-      out.push(['io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`]);
+      out.push(bfq ? ['io.bfq.weight', `${d.major}:${d.minor} ${d.weight}`] : ['io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`]);
     });
     const throttles = [
       ['throttleReadBpsDevice', 'rbps'],
@@ -368,23 +401,26 @@ export function planResourcesV2(r: LinuxResources, has: (file: string) => boolea
     if (!has(file)) rejectField(`${R}/hugepageLimits/${i}/pageSize`, `this kernel has no ${h.pageSize} huge pages (${file})`);
     out.push([file, String(h.limit)]);
   });
-  for (const [dev, l] of Object.entries(r.rdma ?? {})) {
-    const f = `${R}/rdma/${seg(dev)}`;
-    if (!/^[^\s/]+$/.test(dev)) rejectField(f, 'must be an rdma device name (no blanks or "/")');
-    if (l.hcaHandles === undefined && l.hcaObjects === undefined) rejectField(f, 'sets neither hcaHandles nor hcaObjects');
-    const parts = [dev];
-    if (l.hcaHandles !== undefined) parts.push(`hca_handle=${l.hcaHandles}`);
-    if (l.hcaObjects !== undefined) parts.push(`hca_object=${l.hcaObjects}`);
-    out.push(['rdma.max', parts.join(' ')]);
-  }
+  for (const [dev, l] of Object.entries(r.rdma ?? {})) out.push(['rdma.max', rdmaLine(dev, l, `${R}/rdma/${seg(dev)}`)]);
   for (const [key, value] of Object.entries(r.unified ?? {})) {
     const f = `${R}/unified/${seg(key)}`;
     if (key === '' || key.includes('/') || key.includes('..')) rejectField(f, 'must be the name of a file of the cgroup (no "/" or "..")');
-    if (!has(key)) rejectField(f, `the cgroup has no file ${key} (is its controller available?)`);
+    // As runc: CONTROLLER.PARAMETER, of a controller enabled in this cgroup (or a core "cgroup." file).
+    const dot = key.indexOf('.');
+    if (dot <= 0 || dot === key.length - 1) rejectField(f, 'must be a cgroup file name of the form CONTROLLER.PARAMETER');
+    const controller = key.slice(0, dot);
+    if (controller === 'cgroup' && UNIFIED_MANAGED.includes(key)) rejectField(f, `${key} is managed by the runtime (membership and delegation), not a resource setting`);
+    if (controller !== 'cgroup' && controllers !== undefined && !controllers.includes(controller)) {
+      rejectField(f, `controller "${controller}" is not available in this cgroup (cgroup.controllers: ${controllers.join(' ') || 'none'})`);
+    }
+    if (!has(key)) rejectField(f, `the cgroup has no file ${key}`);
     out.push([key, value]);
   }
   return out;
 }
+
+/** Core files a `unified` key may not write: they move processes or delegate controllers. */
+const UNIFIED_MANAGED = ['cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control', 'cgroup.kill', 'cgroup.type'];
 
 /**
  * Writes a resources block into the container's (newly created) cgroup. `checkBeforeUpdate` is
@@ -392,12 +428,27 @@ export function planResourcesV2(r: LinuxResources, has: (file: string) => boolea
  */
 export function applyResourcesV2(dir: string, r: LinuxResources | undefined, cfs: CgroupFs = realCgroupFs): void {
   if (!r) return;
-  const plan = planResourcesV2(r, (file) => cfs.exists(dir, file));
+  let controllers: string[] | undefined;
+  try {
+    controllers = words(cfs.read(dir, 'cgroup.controllers'));
+  } catch {
+    controllers = undefined;
+  }
+  const plan = planResourcesV2(r, (file) => cfs.exists(dir, file), controllers);
+  // The device rules are checked (and the program generated) before anything is written.
+  const program = r.devices ? deviceFilter(r.devices) : undefined;
   if (r.memory?.checkBeforeUpdate && r.memory.limit !== undefined && r.memory.limit > 0) {
     const current = Number(cfs.read(dir, 'memory.current').trim());
     if (r.memory.limit < current) throw invalidField(`${R}/memory/limit`, `${r.memory.limit} is below the current usage ${current} (checkBeforeUpdate)`);
   }
   for (const [file, value] of plan) write(cfs, dir, file, value);
+  if (program) {
+    try {
+      cfs.setDeviceFilter(dir, program);
+    } catch (err) {
+      throw toPodkitError(err, `${R}/devices: cannot install the eBPF device program in ${dir}`);
+    }
+  }
 }
 
 // ---- freezer ---------------------------------------------------------------------------------------

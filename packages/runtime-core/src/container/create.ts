@@ -1,13 +1,14 @@
 /** `create`: validate the bundle, build the plan, make cgroups, run podkit-init until it blocks on the exec FIFO. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FailedPreconditionError } from '@podkit/errdefs';
+import { FailedPreconditionError, toPodkitError } from '@podkit/errdefs';
 import { buildCreatePlan, namespaceTypes } from '../plan/build';
 import { hostBackend, resourcesUnavailable } from '../cgroups/backend';
 import { mkfifo } from '../sys/fsnodes';
 import { pidfdInode, readProcStat, type SpawnInitOptions } from '../sys/process';
 import { hookState, runHooks } from './hooks';
 import { runInit } from './init-driver';
+import { seccompAgent } from './seccomp-notify';
 import { loadSpec } from './spec-file';
 import { rfc3339Nano, writeFileAtomic, type StateRecord, type StateStore } from './store';
 
@@ -37,6 +38,20 @@ export interface Created {
 export function withExtraFds(stdio: SpawnInitOptions | undefined, n = 0): SpawnInitOptions | undefined {
   if (!n) return stdio;
   return { ...stdio, extraFds: Array.from({ length: n }, (_, i) => 3 + i) };
+}
+
+/** Write-only fds (close-on-exec) of the `tasks` file of each cgroup v1 folder; all closed on failure. */
+function tasksFds(paths: Record<string, string>): number[] {
+  const fds: number[] = [];
+  for (const dir of Object.values(paths)) {
+    try {
+      fds.push(fs.openSync(path.join(dir, 'tasks'), fs.constants.O_WRONLY));
+    } catch (err) {
+      for (const fd of fds) fs.closeSync(fd);
+      throw toPodkitError(err, `cgroup: open ${dir}/tasks`);
+    }
+  }
+  return fds;
 }
 
 export async function create(store: StateStore, id: string, opts: CreateOptions = {}): Promise<Created> {
@@ -86,10 +101,14 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     await mkfifo(fifo, 0o622);
     // mknod applied our umask; the container's user (any uid) must be able to open it for writing.
     fs.chmodSync(fifo, 0o622);
+    // cgroup v1: the init joins its cgroups itself through `tasks` fds (no RCU grace period, see
+    // native/src/init/cgjoin.h), unless a runtime hook must find the process in them already.
+    const selfJoin = backend.version === 1 && !spec.hooks?.prestart?.length && !spec.hooks?.createRuntime?.length;
     const init = await runInit(plan, {
       stdio: withExtraFds(opts.stdio, opts.preserveFds),
+      ...(selfJoin ? { cgroupJoin: () => tasksFds(cgroupPaths) } : {}),
       place: async (pid) => {
-        backend.place(cgroupPaths, pid);
+        if (!selfJoin) backend.place(cgroupPaths, pid);
         // prestart (deprecated) and createRuntime: here, in the runtime's namespaces, once the
         // container's namespaces exist and before pivot_root.
         const creating = hookState(id, 'creating', pid, bundle, spec.annotations);
@@ -98,7 +117,7 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
         if (!plan.hooks) return;
         return { stateCreating: JSON.stringify(creating), stateCreated: JSON.stringify(hookState(id, 'created', pid, bundle, spec.annotations)) };
       },
-      // The durable record (pid, start time, pidfd inode) is written while the init builds its rootfs.
+      // The full record (pid, start time, pidfd inode) is written while the init builds its rootfs.
       // Until `ready` the status reads "created" already; `start` would just wait on the FIFO.
       overlap: (pid, pidfd) => {
         record.pid = pid;
@@ -106,8 +125,11 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
         record.pidfdInode = pidfdInode(pidfd);
         store.save(record);
       },
+      // seccomp SCMP_ACT_NOTIFY: the listener goes to linux.seccomp.listenerPath (state "creating").
+      seccompListener: seccompAgent(spec.linux?.seccomp, (pid) => hookState(id, 'creating', pid, bundle, spec.annotations)),
     });
-    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
+    // Runtime state: atomic, not fsynced (see store.ts), as runc writes it.
+    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644, false);
     return { record, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
   } catch (err) {
     await backend.remove(cgroupPaths).catch(() => undefined);

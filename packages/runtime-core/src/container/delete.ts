@@ -1,6 +1,6 @@
 /** `delete`: stop what is left (created, or running with force), then remove cgroups and state. */
 import * as fs from 'node:fs';
-import { FailedPreconditionError, isNotFound } from '@podkit/errdefs';
+import { FailedPreconditionError, isDataLoss, isNotFound } from '@podkit/errdefs';
 import { backendOf } from '../cgroups/backend';
 import { pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
 import { hookState, runHooksWarn } from './hooks';
@@ -39,10 +39,10 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
   try {
     rec = store.load(id);
   } catch (err) {
-    // A folder without a record: a `create` that died before writing it. --force clears the name,
-    // and (as runc) succeeds when there is nothing at all: containerd's shim force-deletes during its
-    // cleanup whether or not the container is still there.
-    if (opts.force && isNotFound(err)) {
+    // A folder without a record: a `create` that died before writing it, or a record torn by a machine
+    // crash. --force clears the name, and (as runc) succeeds when there is nothing at all: containerd's
+    // shim force-deletes during its cleanup whether or not the container is still there.
+    if (opts.force && (isNotFound(err) || isDataLoss(err))) {
       store.remove(id);
       return [];
     }

@@ -9,6 +9,8 @@ import { backendOf } from '../cgroups/backend';
 import { type SpawnInitOptions } from '../sys/process';
 import { withExtraFds } from './create';
 import { runInit } from './init-driver';
+import { hookState } from './hooks';
+import { seccompAgent } from './seccomp-notify';
 import { can } from './state';
 import { writeFileAtomic, type StateStore } from './store';
 
@@ -39,6 +41,14 @@ export function mergeEnv(base: readonly string[], extra: readonly string[]): str
   return [...out.values()];
 }
 
+function readSetgroups(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim();
+  } catch {
+    return 'allow';
+  }
+}
+
 export async function exec(store: StateStore, id: string, opts: ExecOptions): Promise<{ pid: number; pidfd: number; warnings: string[] }> {
   const rec = store.load(id);
   const status = store.status(rec);
@@ -59,11 +69,19 @@ export async function exec(store: StateStore, id: string, opts: ExecOptions): Pr
     };
   }
   if (opts.tty && opts.process !== undefined) proc = { ...proc, terminal: true };
-  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0, rec.seccomp);
+  // In a user namespace whose setgroups is "deny" (made by a runtime without CAP_SETGID), setgroups(2) is refused.
+  const setgroups = rec.namespaces.includes('user') && readSetgroups(rec.pid) === 'deny' ? 'deny' : 'allow';
+  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0, rec.seccomp, setgroups);
   // Re-check the init right before using its /proc/<pid>/ns paths.
   const check = store.openProcess(rec);
   fs.closeSync(check);
-  const init = await runInit(plan, { stdio: withExtraFds(opts.stdio, opts.preserveFds), place: (pid) => backendOf(rec.cgroupPaths).place(rec.cgroupPaths, pid) });
-  if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644);
+  const init = await runInit(plan, {
+    stdio: withExtraFds(opts.stdio, opts.preserveFds),
+    place: (pid) => backendOf(rec.cgroupPaths).place(rec.cgroupPaths, pid),
+    // seccomp SCMP_ACT_NOTIFY: the exec'd process's listener goes to the agent with the container's state.
+    seccompListener: seccompAgent(rec.seccomp, () => hookState(rec.id, status === 'created' ? 'created' : 'running', rec.pid, rec.bundle, rec.annotations)),
+  });
+  // Runtime state: atomic, not fsynced (see store.ts), as runc writes it.
+  if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644, false);
   return { pid: init.pid, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
 }

@@ -3,7 +3,6 @@
  * namespaces, each with the container's state JSON on stdin, its own args and env, and its timeout.
  * createContainer and startContainer run inside the container (podkit-init, see the plan's `hooks`).
  */
-import { spawn } from 'node:child_process';
 import { DeadlineExceededError, FailedPreconditionError } from '@podkit/errdefs';
 import type { Hook, Hooks } from '@podkit/oci-spec';
 import { ociRuntime } from './oci';
@@ -34,6 +33,9 @@ export function runHook(hook: Hook, kind: string, index: number, state: HookStat
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return new Promise((resolve, reject) => {
+    // Loaded here, not at the top: child_process (with net and streams) costs podrun's start-up ~5 ms,
+    // and most containers have no runtime hooks.
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const child = spawn(hook.path, args.slice(1), { argv0: args[0], env, stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     let timedOut = false;

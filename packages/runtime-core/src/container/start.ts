@@ -17,7 +17,11 @@ export async function start(store: StateStore, id: string): Promise<string[]> {
   } finally {
     fs.closeSync(pidfd);
   }
-  fs.rmSync(store.fifo(id), { force: true });
+  try {
+    fs.unlinkSync(store.fifo(id));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   if (!rec.hooks?.poststart?.length) return [];
   return runHooksWarn(rec.hooks, 'poststart', hookState(rec.id, 'running', rec.pid, rec.bundle, rec.annotations));
 }

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isAlreadyExists, isInvalidArgument, isNotFound } from '@podkit/errdefs';
+import { isAlreadyExists, isDataLoss, isInvalidArgument, isNotFound } from '@podkit/errdefs';
 import { pidfdInode, pidfdOpen, readProcStat } from '../sys/process';
-import { checkId, StateStore, writeFileAtomic, type StateRecord } from './store';
+import { checkId, rfc3339Nano, StateStore, writeFileAtomic, type StateRecord } from './store';
 
 describe('StateStore', () => {
   let root: string;
@@ -80,6 +80,43 @@ describe('StateStore', () => {
     expect(store.status(record({ pidfdInode: '1' }))).toBe('stopped');
     expect(store.status(record({ pid: 2 ** 30 }))).toBe('stopped');
     expect(() => store.openProcess(record({ pidfdInode: '1' }))).toThrow(/now belongs to another process/);
+  });
+
+  it('removes a folder with every file a container leaves (record, exec FIFO, temp files), and a missing one', () => {
+    store.reserve('c1');
+    store.save(record());
+    fs.writeFileSync(store.fifo('c1'), '');
+    fs.writeFileSync(path.join(store.dir('c1'), '.state.json.1.tmp'), '');
+    store.remove('c1');
+    expect(fs.existsSync(store.dir('c1'))).toBe(false);
+    expect(() => store.remove('c1')).not.toThrow();
+  });
+
+  it('reports a torn record as DataLoss, which delete --force removes', async () => {
+    const { deleteContainer } = require('./delete') as typeof import('./delete');
+    store.reserve('c1');
+    fs.writeFileSync(path.join(store.dir('c1'), 'state.json'), '{"version":1,"id":');
+    let err: unknown;
+    try {
+      store.load('c1');
+    } catch (e) {
+      err = e;
+    }
+    expect(isDataLoss(err)).toBe(true);
+    expect((err as Error).message).toMatch(/state record is unreadable.*delete --force/);
+    await expect(deleteContainer(store, 'c1')).rejects.toThrow(/unreadable/);
+    await deleteContainer(store, 'c1', { force: true });
+    expect(store.ids()).toEqual([]);
+  });
+
+  it('dates records in RFC 3339 with nanoseconds, close to the wall clock', () => {
+    const before = Date.now();
+    const created = rfc3339Nano();
+    expect(created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}000Z$/);
+    const ms = Date.parse(created.replace(/\d{6}Z$/, 'Z'));
+    expect(ms).toBeGreaterThanOrEqual(before - 1);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1);
+    expect(rfc3339Nano(Date.UTC(2020, 0, 2, 3, 4, 5, 6) + 0.789)).toBe('2020-01-02T03:04:05.006789000Z');
   });
 
   it('writeFileAtomic leaves no temp file', () => {

@@ -95,16 +95,15 @@ describe('buildCreatePlan', () => {
           s.process!.terminal = true;
           s.process!.apparmorProfile = 'x';
           s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/l.sock' };
-          s.linux!.namespaces!.push({ type: 'user' });
           s.linux!.resources = { blockIO: { weight: 10 } };
         }),
         ctx,
       ),
     );
-    expect(paths).toEqual(['/process/apparmorProfile', '/linux/namespaces/5/type', '/linux/seccomp/defaultAction', '/linux/seccomp/listenerPath', '/linux/resources/blockIO', '/process/terminal']);
+    expect(paths).toEqual(['/process/apparmorProfile', '/linux/seccomp/defaultAction', '/process/terminal']);
   });
 
-  it('passes a seccomp profile to the process plan; refuses NOTIFY, arches and flags libseccomp 2.5 lacks, by path', () => {
+  it('passes a seccomp profile to the process plan; refuses arches libseccomp 2.5 lacks and unusable NOTIFY, by path', () => {
     const seccomp: NonNullable<NonNullable<Spec['linux']>['seccomp']> = {
       defaultAction: 'SCMP_ACT_ERRNO',
       defaultErrnoRet: 1,
@@ -129,7 +128,45 @@ describe('buildCreatePlan', () => {
         ctx,
       ),
     );
-    expect(paths).toEqual(['/linux/seccomp/architectures/1', '/linux/seccomp/flags/0', '/linux/seccomp/syscalls/1/action']);
+    // NOTIFY needs a listenerPath; WAIT_KILLABLE_RECV is supported (seccomp(2) directly, kernel 5.19+).
+    expect(paths).toEqual(['/linux/seccomp/architectures/1', '/linux/seccomp/listenerPath']);
+  });
+
+  it('accepts a NOTIFY profile with an absolute listenerPath and refuses the NOTIFY shapes podkit-init cannot serve', () => {
+    const notify: NonNullable<NonNullable<Spec['linux']>['seccomp']> = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      listenerPath: '/run/agent.sock',
+      listenerMetadata: 'meta',
+      flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+    };
+    expect(buildCreatePlan(spec((s) => (s.linux!.seccomp = notify)), ctx).plan.process.seccomp).toEqual(notify);
+    // A listenerPath without NOTIFY is ignored, as the runtime-spec says.
+    expect(() => buildCreatePlan(spec((s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: 'rel' })), ctx)).not.toThrow();
+    const bad = (seccomp: NonNullable<NonNullable<Spec['linux']>['seccomp']>) => issuesOf(() => buildCreatePlan(spec((s) => (s.linux!.seccomp = seccomp)), ctx));
+    expect(bad({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/a.sock' })).toEqual(['/linux/seccomp/defaultAction']);
+    expect(bad({ ...notify, syscalls: [{ names: ['mkdir', 'sendmsg'], action: 'SCMP_ACT_NOTIFY' }] })).toEqual(['/linux/seccomp/syscalls/0/names/1']);
+    expect(bad({ ...notify, listenerPath: 'agent.sock' })).toEqual(['/linux/seccomp/listenerPath']);
+    expect(bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerMetadata: 'm' })).toEqual(['/linux/seccomp/listenerMetadata']);
+  });
+
+  it('refuses an errno on a seccomp action that takes none (the runtime-spec says fail)', () => {
+    const paths = issuesOf(() =>
+      buildCreatePlan(
+        spec((s) => {
+          s.linux!.seccomp = {
+            defaultAction: 'SCMP_ACT_KILL',
+            defaultErrnoRet: 1,
+            syscalls: [
+              { names: ['mkdir'], action: 'SCMP_ACT_ALLOW', errnoRet: 5 },
+              { names: ['rmdir'], action: 'SCMP_ACT_TRACE', errnoRet: 5 },
+            ],
+          };
+        }),
+        ctx,
+      ),
+    );
+    expect(paths).toEqual(['/linux/seccomp/defaultErrnoRet', '/linux/seccomp/syscalls/0/errnoRet']);
   });
 
   it('binds the container\'s cgroup folder for a cgroup mount on a cgroup v2 host', () => {
@@ -243,5 +280,60 @@ describe('buildExecPlan', () => {
     expect(issuesOf(() => buildExecPlan({ args: ['ls'], cwd: '/' }, 1, [], '/process', '/run/c.sock'))).toEqual(['--console-socket']);
     const { plan } = buildExecPlan({ args: ['sh'], cwd: '/', terminal: true, consoleSize: { height: 30, width: 100 } }, 1, [], '/process', '/run/c.sock');
     expect(plan).toMatchObject({ setsid: true, console: { socket: '/run/c.sock', height: 30, width: 100 } });
+  });
+});
+
+describe('linux.sysctl against the namespaces the container owns (as runc)', () => {
+  const withNs = (types: string[], sysctl: Record<string, string>, mutate?: (s: Spec) => void) =>
+    spec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type === 'mount' || n.type === 'pid' || types.includes(n.type));
+      for (const t of types) if (!s.linux!.namespaces!.some((n) => n.type === t)) s.linux!.namespaces!.push({ type: t as 'ipc' });
+      if (!types.includes('uts')) delete s.hostname;
+      s.linux!.sysctl = sysctl;
+      mutate?.(s);
+    });
+
+  it('applies IPC sysctls with an ipc namespace, net.* with a network one, kernel.domainname with a uts one', () => {
+    const all = { 'kernel.shmmax': '1000', 'kernel.sem': '1 2 3 4', 'fs.mqueue.msg_max': '20', 'net.ipv4.ip_forward': '1', 'kernel.domainname': 'example' };
+    const { plan } = buildCreatePlan(withNs(['ipc', 'network', 'uts'], all), ctx);
+    expect(plan.sysctl).toEqual(all);
+  });
+
+  it('refuses each sysctl whose namespace the container does not own, naming the key and the namespace', () => {
+    const err = (() => {
+      try {
+        buildCreatePlan(withNs([], { 'kernel.shmmax': '1', 'fs.mqueue.queues_max': '1', 'net.core.somaxconn': '1', 'kernel.domainname': 'x' }), ctx);
+      } catch (e) {
+        return e as { details: { issues: { path: string; reason: string }[] } };
+      }
+      throw new Error('expected an error');
+    })();
+    expect(err.details.issues.map((i) => [i.path, i.reason.match(/private (\w+) namespace/)?.[1]])).toEqual([
+      ['/linux/sysctl/kernel.shmmax', 'ipc'],
+      ['/linux/sysctl/fs.mqueue.queues_max', 'ipc'],
+      ['/linux/sysctl/net.core.somaxconn', 'network'],
+      ['/linux/sysctl/kernel.domainname', 'uts'],
+    ]);
+  });
+
+  it('refuses sysctls that are not namespaced at all', () => {
+    for (const k of ['vm.swappiness', 'kernel.pid_max', 'kernel.core_pattern', 'fs.file-max', 'user.max_user_namespaces']) {
+      const paths = issuesOf(() => buildCreatePlan(withNs(['ipc', 'network', 'uts'], { [k]: '1' }), ctx));
+      expect(paths).toEqual([`/linux/sysctl/${k}`]);
+    }
+  });
+
+  it("refuses net.* when the network namespace joined by path is the runtime's own", () => {
+    const joined = (p: string) => withNs([], { 'net.ipv4.ip_forward': '1' }, (s) => s.linux!.namespaces!.push({ type: 'network', path: p }));
+    expect(issuesOf(() => buildCreatePlan(joined('/proc/self/ns/net'), ctx))).toEqual(['/linux/sysctl/net.ipv4.ip_forward']);
+    expect(issuesOf(() => buildCreatePlan(joined(`/proc/${process.pid}/ns/net`), ctx))).toEqual(['/linux/sysctl/net.ipv4.ip_forward']);
+    // Another namespace (here: one that cannot be stat'ed, so opening it fails later with its own error) is fine.
+    expect(buildCreatePlan(joined('/run/netns/podkit-does-not-exist'), ctx).plan.sysctl).toEqual({ 'net.ipv4.ip_forward': '1' });
+  });
+
+  it('refuses kernel.hostname / kernel.domainname next to /hostname / /domainname', () => {
+    expect(buildCreatePlan(withNs(['uts'], { 'kernel.hostname': 'h' }, (s) => delete s.hostname), ctx).plan.sysctl).toEqual({ 'kernel.hostname': 'h' });
+    expect(issuesOf(() => buildCreatePlan(withNs(['uts'], { 'kernel.hostname': 'h' }), ctx))).toEqual(['/linux/sysctl/kernel.hostname']);
+    expect(issuesOf(() => buildCreatePlan(withNs(['uts'], { 'kernel.domainname': 'd' }, (s) => (s.domainname = 'x')), ctx))).toEqual(['/linux/sysctl/kernel.domainname']);
   });
 });

@@ -7,9 +7,13 @@
 import * as path from 'node:path';
 import { invalidDocument, type FieldIssue } from '@podkit/errdefs';
 import type { LinuxDevice, LinuxSeccomp, Mount, Process, Spec } from '@podkit/oci-spec';
+import { resourceWarnings } from '../cgroups/backend';
+import { intelRdtIssues } from '../intelrdt/resctrl';
 import { MS, parseMountOptions, propagationFlags } from '../sys/mount';
+import { cpuAffinityPlan, ioPriorityPlan, lsmIssues, schedulerPlan, sysctlPlan } from './process-attrs';
+import { mountExtensions, mountIdmap, personalityPlan, timeOffsetsPlan, usernsPlan } from './namespaces';
 import { CAPABILITIES, DEFAULT_DEVICES, NS_PROC_NAME, RLIMITS, SUPPORTED_NAMESPACES } from './tables';
-import type { Plan, PlanCapabilities, PlanDevice, PlanHook, PlanMount, PlanProcess, PlanRootfs } from './types';
+import type { Plan, PlanCapabilities, PlanDevice, PlanHook, PlanMount, PlanProcess, PlanRootfs, PlanUserns } from './types';
 
 export interface CreatePlanContext {
   /** Absolute bundle directory (relative paths in the config are resolved against it). */
@@ -56,29 +60,19 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
     l.namespaces?.forEach((ns, i) => {
       if (!(SUPPORTED_NAMESPACES as readonly string[]).includes(ns.type)) later(`/linux/namespaces/${i}/type`, `a ${ns.type} namespace`);
     });
-    if (l.uidMappings) later('/linux/uidMappings', 'uid mappings');
-    if (l.gidMappings) later('/linux/gidMappings', 'gid mappings');
     if (l.seccomp) seccompIssues(l.seccomp, '/linux/seccomp', issues);
-    if (l.intelRdt) later('/linux/intelRdt', 'Intel RDT');
-    if (l.personality) later('/linux/personality', 'personality');
-    if (l.timeOffsets) later('/linux/timeOffsets', 'time offsets');
-    if (l.mountLabel) later('/linux/mountLabel', 'SELinux mount labels');
-    if (l.netDevices) later('/linux/netDevices', 'network devices');
-    const r = l.resources;
-    if (r) {
-      if (r.blockIO) later('/linux/resources/blockIO', 'blkio limits');
-      if (r.network) later('/linux/resources/network', 'network classes/priorities');
-      if (r.rdma) later('/linux/resources/rdma', 'rdma limits');
-      if (r.unified) later('/linux/resources/unified', 'cgroup v2 unified settings (this host uses cgroup v1)');
-      if (r.memory?.kernel !== undefined) later('/linux/resources/memory/kernel', 'kernel memory limits');
-      if (r.memory?.kernelTCP !== undefined) later('/linux/resources/memory/kernelTCP', 'kernel TCP memory limits');
-      if (r.cpu?.realtimeRuntime !== undefined) later('/linux/resources/cpu/realtimeRuntime', 'realtime CPU runtime');
-      if (r.cpu?.realtimePeriod !== undefined) later('/linux/resources/cpu/realtimePeriod', 'realtime CPU period');
+    if (l.intelRdt) {
+      // The reason this host cannot use it (here: resctrl is not mounted, intelrdt/resctrl.ts); where
+      // it could, placing the container in its CLOS group is not wired into create yet.
+      const rdt = intelRdtIssues(l.intelRdt, '');
+      if (rdt.length > 0) issues.push(...rdt);
+      else later('/linux/intelRdt', 'Intel RDT (resctrl is mounted, but create does not place containers in a CLOS group)');
     }
+    if (l.mountLabel) lsmIssues(undefined, l.mountLabel, '/process', issues);
+    if (l.netDevices) later('/linux/netDevices', 'network devices');
+    // /linux/resources: every field is applied by the cgroup backend, or refused there with its path
+    // and the reason this host cannot apply it (cgroups/backend.ts resourcesUnavailable).
   }
-  spec.mounts?.forEach((m, i) => {
-    if (m.uidMappings || m.gidMappings) later(`/mounts/${i}`, 'idmapped mounts');
-  });
   return issues;
 }
 
@@ -88,24 +82,52 @@ export const MAX_HOOK_TIMEOUT = 2_000_000;
 /** Architectures the libseccomp podkit-init links (2.5) does not know. */
 const SECCOMP_UNKNOWN_ARCHES = ['SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB'];
 
+/** Actions that take an errno (errnoRet / defaultErrnoRet). */
+const SECCOMP_ERRNO_ACTIONS = ['SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE'];
+
 /**
- * What of a (schema-valid) seccomp profile podkit-init cannot load: user notification (NOTIFY and its
- * listener) and what libseccomp 2.5 lacks. Unknown syscall names are not an issue: they are skipped
- * when the filter is built, as runc does.
+ * Syscalls podkit-init makes between loading a NOTIFY filter and the agent having its listener: the
+ * listener is handed back with sendmsg, which would wait forever on the very listener it carries (runc
+ * refuses NOTIFY on write for its own pipe, and as the default action, for the same reason).
+ */
+const SECCOMP_NOTIFY_FORBIDDEN = ['sendmsg'];
+
+/**
+ * What of a (schema-valid) seccomp profile podkit-init cannot load: what libseccomp 2.5 lacks, an
+ * errno on an action without one (the runtime-spec says fail), and user notification without a
+ * usable listener. Unknown syscall names are not an issue: they are skipped when the filter is
+ * built, as runc does.
  */
 export function seccompIssues(s: LinuxSeccomp, base: string, issues: FieldIssue[]): void {
-  const notify = 'SCMP_ACT_NOTIFY (a seccomp user-notification listener) is not supported by podrun yet';
-  if (s.defaultAction === 'SCMP_ACT_NOTIFY') issues.push({ path: `${base}/defaultAction`, reason: notify });
-  if (s.listenerPath !== undefined) issues.push({ path: `${base}/listenerPath`, reason: 'a seccomp user-notification listener is not supported by podrun yet' });
+  if (s.defaultAction === 'SCMP_ACT_NOTIFY') {
+    issues.push({ path: `${base}/defaultAction`, reason: 'SCMP_ACT_NOTIFY cannot be the default action: podkit-init hands the listener to the runtime with sendmsg, which would then wait on that same listener (runc refuses it too)' });
+  }
+  if (s.defaultErrnoRet !== undefined && !SECCOMP_ERRNO_ACTIONS.includes(s.defaultAction)) {
+    issues.push({ path: `${base}/defaultErrnoRet`, reason: `${s.defaultAction} takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)` });
+  }
   s.architectures?.forEach((a, i) => {
     if (SECCOMP_UNKNOWN_ARCHES.includes(a)) issues.push({ path: `${base}/architectures/${i}`, reason: `${a} is not known to the libseccomp podkit-init is built with (2.5)` });
   });
-  s.flags?.forEach((f, i) => {
-    if (f === 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV') issues.push({ path: `${base}/flags/${i}`, reason: `${f} is not supported by podrun (it only applies to user notification)` });
-  });
+  let notify: number | undefined;
   s.syscalls?.forEach((r, i) => {
-    if (r.action === 'SCMP_ACT_NOTIFY') issues.push({ path: `${base}/syscalls/${i}/action`, reason: notify });
+    if (r.errnoRet !== undefined && !SECCOMP_ERRNO_ACTIONS.includes(r.action)) {
+      issues.push({ path: `${base}/syscalls/${i}/errnoRet`, reason: `${r.action} takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)` });
+    }
+    if (r.action !== 'SCMP_ACT_NOTIFY') return;
+    notify ??= i;
+    r.names.forEach((n, j) => {
+      if (SECCOMP_NOTIFY_FORBIDDEN.includes(n)) {
+        issues.push({ path: `${base}/syscalls/${i}/names/${j}`, reason: `SCMP_ACT_NOTIFY cannot be used for ${n}: podkit-init sends the listener to the runtime with it, before any agent has the listener` });
+      }
+    });
   });
+  if (notify !== undefined) {
+    if (!s.listenerPath) issues.push({ path: `${base}/listenerPath`, reason: `is required when SCMP_ACT_NOTIFY is used (${base}/syscalls/${notify}/action): the listener is sent there` });
+    else if (!s.listenerPath.startsWith('/')) issues.push({ path: `${base}/listenerPath`, reason: 'must be an absolute path (of an AF_UNIX stream socket)' });
+  }
+  // The runtime-spec: listenerMetadata MUST NOT be set without listenerPath. Without NOTIFY, a
+  // listenerPath is ignored, as the spec says.
+  if (s.listenerMetadata !== undefined && !s.listenerPath) issues.push({ path: `${base}/listenerMetadata`, reason: 'must not be set without listenerPath' });
 }
 
 function hookIssues(hooks: NonNullable<Spec['hooks']>, issues: FieldIssue[]): void {
@@ -133,13 +155,9 @@ function planHooks(hooks: Spec['hooks']): Plan['hooks'] {
 }
 
 function processUnsupported(p: Process, base: string, issues: FieldIssue[]): void {
-  const later = (f: string, what: string) => issues.push({ path: `${base}/${f}`, reason: `${what} is not supported by podrun yet` });
-  if (p.apparmorProfile) later('apparmorProfile', 'AppArmor');
-  if (p.selinuxLabel) later('selinuxLabel', 'SELinux');
-  if (p.scheduler) later('scheduler', 'scheduler settings');
-  if (p.ioPriority) later('ioPriority', 'I/O priority');
-  if (p.execCPUAffinity) later('execCPUAffinity', 'exec CPU affinity');
-  if (p.commandLine !== undefined) later('commandLine', 'commandLine (Windows)');
+  // scheduler, ioPriority and execCPUAffinity are validated (and applied) by buildProcess.
+  lsmIssues(p, undefined, base, issues);
+  if (p.commandLine !== undefined) issues.push({ path: `${base}/commandLine`, reason: 'commandLine (Windows) is not supported by podrun' });
 }
 
 function capList(names: readonly string[] | undefined, field: string, issues: FieldIssue[]): number[] {
@@ -193,6 +211,9 @@ export function buildProcess(p: Process, base: string, issues: FieldIssue[], war
   }
   const u = p.user ?? { uid: 0, gid: 0 };
   if (u.username !== undefined) issues.push({ path: `${base}/user/username`, reason: 'is a Windows field; use uid and gid' });
+  const scheduler = p.scheduler ? schedulerPlan(p.scheduler, base, issues) : undefined;
+  const ioPriority = p.ioPriority ? ioPriorityPlan(p.ioPriority, base, issues) : undefined;
+  const cpuAffinity = p.execCPUAffinity ? cpuAffinityPlan(p.execCPUAffinity, base, issues) : undefined;
   return {
     args: [...(p.args ?? [])],
     env: [...(p.env ?? [])],
@@ -203,6 +224,9 @@ export function buildProcess(p: Process, base: string, issues: FieldIssue[], war
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
     ...(capabilities ? { capabilities } : {}),
     ...(seccomp ? { seccomp } : {}),
+    ...(scheduler ? { scheduler } : {}),
+    ...(ioPriority ? { ioPriority } : {}),
+    ...(cpuAffinity ? { cpuAffinity } : {}),
     preserveFds,
   };
 }
@@ -211,33 +235,56 @@ function isBind(m: Mount, flags: number): boolean {
   return m.type === 'bind' || (flags & MS.BIND) !== 0;
 }
 
-function buildMount(m: Mount, i: number, ctx: CreatePlanContext, issues: FieldIssue[]): PlanMount | undefined {
+function buildMount(m: Mount, i: number, ctx: CreatePlanContext, userns: PlanUserns | undefined, issues: FieldIssue[]): PlanMount | undefined {
   const base = `/mounts/${i}`;
   if (!m.destination.startsWith('/')) {
     issues.push({ path: `${base}/destination`, reason: 'must be an absolute path' });
     return undefined;
   }
+  // Recursive attributes and idmap/ridmap are podrun's own; the rest are flags, propagation and data.
+  const ext = mountExtensions(m.options ?? [], `${base}/options`, issues);
+  const recAttr = ext.recAttr ? { recAttr: ext.recAttr } : {};
   let parsed;
   try {
-    parsed = parseMountOptions(m.options ?? [], `${base}/options`);
+    parsed = parseMountOptions(ext.rest, `${base}/options`);
   } catch (err) {
     issues.push({ path: (err as { details?: { field?: string } }).details?.field ?? `${base}/options`, reason: (err as Error).message });
     return undefined;
   }
   const destination = path.posix.normalize(m.destination);
+  const bind = isBind(m, parsed.flags);
+  const idmap = mountIdmap(m, ext.idmapOption, bind && m.type !== 'cgroup', base, userns, issues);
   if (m.type === 'cgroup' && ctx.cgroupV2Dir) {
-    return { destination, type: 'bind', source: ctx.cgroupV2Dir, flags: parsed.flags | MS.BIND | MS.REC, data: '' };
+    return { destination, type: 'bind', source: ctx.cgroupV2Dir, flags: parsed.flags | MS.BIND | MS.REC, data: '', ...recAttr };
   }
   if (m.type === 'cgroup') {
-    return { destination, type: 'cgroup', source: '', flags: parsed.flags, data: '', kind: 'cgroup-v1', cgroups: ctx.cgroupMounts };
+    return { destination, type: 'cgroup', source: '', flags: parsed.flags, data: '', kind: 'cgroup-v1', cgroups: ctx.cgroupMounts, ...recAttr };
   }
-  if (isBind(m, parsed.flags)) {
+  if (bind) {
     if (!m.source) {
       issues.push({ path: `${base}/source`, reason: 'is required for a bind mount' });
       return undefined;
     }
+    if (parsed.data) {
+      // The kernel ignores data on a bind: refuse what would otherwise be dropped without a word.
+      (m.options ?? []).forEach((o, j) => {
+        if (ext.rest.includes(o) && parseMountOptions([o]).data) issues.push({ path: `${base}/options/${j}`, reason: `"${o}" is not a mount flag, propagation or recursive attribute, and a bind mount takes no filesystem options` });
+      });
+      return undefined;
+    }
     const source = path.resolve(ctx.bundle, m.source);
-    return { destination, type: 'bind', source, flags: parsed.flags | MS.BIND, data: '', ...(parsed.propagation.length ? { propagation: parsed.propagation } : {}) };
+    return {
+      destination,
+      type: 'bind',
+      source,
+      flags: parsed.flags | MS.BIND,
+      data: '',
+      ...(parsed.propagation.length ? { propagation: parsed.propagation } : {}),
+      ...recAttr,
+      // In a user namespace the container's root may not reach the source: podkit-init clones it first.
+      ...(idmap || userns ? { detached: true } : {}),
+      ...(idmap ? { idmap } : {}),
+    };
   }
   if (!m.type) {
     issues.push({ path: `${base}/type`, reason: 'is required (except for bind mounts)' });
@@ -250,6 +297,7 @@ function buildMount(m: Mount, i: number, ctx: CreatePlanContext, issues: FieldIs
     flags: parsed.flags,
     data: parsed.data,
     ...(parsed.propagation.length ? { propagation: parsed.propagation } : {}),
+    ...recAttr,
   };
 }
 
@@ -264,14 +312,11 @@ function buildDevice(d: LinuxDevice, i: number, issues: FieldIssue[]): PlanDevic
   return { path: d.path, type, major: d.major ?? 0, minor: d.minor ?? 0, fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 };
 }
 
-const JOIN_ORDER = ['cgroup', 'ipc', 'uts', 'network', 'pid', 'mount'];
-
-const SYSCTL_NS: readonly [RegExp, string][] = [
-  [/^kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)$/, 'ipc'],
-  [/^fs\.mqueue\./, 'ipc'],
-  [/^net\./, 'network'],
-  [/^kernel\.(hostname|domainname)$/, 'uts'],
-];
+/**
+ * The order namespaces are joined in (podkit-init joins the user namespace after the others it can
+ * join with the host's privileges, then retries the rest, as nsenter does).
+ */
+const JOIN_ORDER = ['user', 'cgroup', 'ipc', 'uts', 'network', 'pid', 'time', 'mount'];
 
 /** Namespace types the config creates or joins. */
 export function namespaceTypes(spec: Spec): Set<string> {
@@ -281,7 +326,7 @@ export function namespaceTypes(spec: Spec): Set<string> {
 /** Builds the plan for `create`. Throws InvalidArgument listing every problem with its JSON path. */
 export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Plan; warnings: string[] } {
   const issues: FieldIssue[] = unsupportedIssues(spec);
-  const warnings: string[] = [];
+  const warnings: string[] = resourceWarnings(spec.linux?.resources);
   const console = consolePlan(spec.process, '/process', ctx.consoleSocket, issues);
   if (!spec.process) issues.push({ path: '/process', reason: 'is required to create a container' });
   if (!spec.root?.path) issues.push({ path: '/root/path', reason: 'is required' });
@@ -304,18 +349,13 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
   if (spec.hostname && !newNs.has('uts') && !types.has('uts')) issues.push({ path: '/hostname', reason: 'needs a private UTS namespace (add {"type": "uts"} to /linux/namespaces)' });
   if (spec.domainname && !types.has('uts')) issues.push({ path: '/domainname', reason: 'needs a private UTS namespace' });
   if (!types.has('mount')) issues.push({ path: '/linux/namespaces', reason: 'must include a mount namespace (podrun sets up the rootfs in its own mount namespace)' });
-  const sysctl: Record<string, string> = {};
-  for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
-    const need = SYSCTL_NS.find(([re]) => re.test(k));
-    // podkit-init turns every "." into "/": a "/" of its own (or an empty component) would name another file.
-    if (k.includes('/') || k.split('.').some((c) => c === '')) issues.push({ path: `/linux/sysctl/${k}`, reason: 'must be a dotted sysctl name (no "/" and no empty component)' });
-    else if (!need) issues.push({ path: `/linux/sysctl/${k}`, reason: 'is not a namespaced sysctl; setting it would change the host' });
-    else if (!types.has(need[1])) issues.push({ path: `/linux/sysctl/${k}`, reason: `needs a private ${need[1]} namespace` });
-    else sysctl[k] = String(v);
-  }
+  const sysctl = sysctlPlan(spec, issues);
+  const userns = usernsPlan(spec, issues);
+  const timeOffsets = timeOffsetsPlan(spec, issues);
+  const personality = personalityPlan(spec, issues);
   const mounts: PlanMount[] = [];
   (spec.mounts ?? []).forEach((m, i) => {
-    const pm = buildMount(m, i, ctx, issues);
+    const pm = buildMount(m, i, ctx, userns, issues);
     if (pm) mounts.push(pm);
   });
   const ownDev = mounts.some((m) => m.destination === '/dev');
@@ -355,6 +395,9 @@ export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Pla
     setsid: true,
     execFifo: ctx.execFifo,
     rootfs,
+    ...(userns ? { userns } : {}),
+    ...(timeOffsets && Object.keys(timeOffsets).length ? { timeOffsets } : {}),
+    ...(personality !== undefined ? { personality } : {}),
     ...(spec.hostname ? { hostname: spec.hostname } : {}),
     ...(spec.domainname ? { domainname: spec.domainname } : {}),
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
@@ -377,6 +420,7 @@ export function buildExecPlan(
   consoleSocket?: string,
   preserveFds = 0,
   seccomp?: LinuxSeccomp,
+  setgroups: PlanUserns['setgroups'] = 'allow',
 ): { plan: Plan; warnings: string[] } {
   const issues: FieldIssue[] = [];
   const warnings: string[] = [];
@@ -385,6 +429,9 @@ export function buildExecPlan(
   const process = buildProcess(proc, base, issues, warnings, preserveFds, seccomp);
   if (issues.length > 0) throw invalidDocument('process', issues);
   const join = JOIN_ORDER.filter((t) => nsTypes.includes(t)).map((t) => ({ type: t, path: `/proc/${initPid}/ns/${NS_PROC_NAME[t]}` }));
+  // In the container's user namespace the process becomes its root first (`setgroups`: the namespace's
+  // /proc/<pid>/setgroups).
+  const userns: PlanUserns | undefined = nsTypes.includes('user') ? { setgroups } : undefined;
   // A terminal becomes the controlling terminal of a new session.
-  return { plan: { mode: 'exec', clone: [], join, cloneParent: true, setsid: console !== undefined, ...(console ? { console } : {}), process }, warnings };
+  return { plan: { mode: 'exec', clone: [], join, cloneParent: true, setsid: console !== undefined, ...(userns ? { userns } : {}), ...(console ? { console } : {}), process }, warnings };
 }

@@ -75,8 +75,69 @@ export const NS_PROC_NAME: Readonly<Record<string, string>> = {
   time: 'time',
 };
 
-/** Namespace types this runtime supports now (user and time come with a later issue). */
-export const SUPPORTED_NAMESPACES = ['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup'] as const;
+/** Namespace types this runtime supports (every type of the runtime-spec). */
+export const SUPPORTED_NAMESPACES = ['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'user', 'time'] as const;
+
+/** MOUNT_ATTR_* bits of mount_setattr(2). */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  /** The access-time setting is a 3-bit field: setting one of its values needs the field cleared. */
+  ATIME_MASK: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  NOSYMFOLLOW: 0x200000,
+} as const;
+
+/**
+ * The recursive mount options of runtime-spec 1.1 (`rro`, `rnosuid`...): each sets or clears one
+ * MOUNT_ATTR bit on a mount and all mounts beneath it (runc's table).
+ */
+export const RECURSIVE_MOUNT_OPTIONS: Readonly<Record<string, { flag: number; clear: boolean }>> = {
+  rro: { flag: MOUNT_ATTR.RDONLY, clear: false },
+  rrw: { flag: MOUNT_ATTR.RDONLY, clear: true },
+  rnosuid: { flag: MOUNT_ATTR.NOSUID, clear: false },
+  rsuid: { flag: MOUNT_ATTR.NOSUID, clear: true },
+  rnodev: { flag: MOUNT_ATTR.NODEV, clear: false },
+  rdev: { flag: MOUNT_ATTR.NODEV, clear: true },
+  rnoexec: { flag: MOUNT_ATTR.NOEXEC, clear: false },
+  rexec: { flag: MOUNT_ATTR.NOEXEC, clear: true },
+  rnodiratime: { flag: MOUNT_ATTR.NODIRATIME, clear: false },
+  rdiratime: { flag: MOUNT_ATTR.NODIRATIME, clear: true },
+  rrelatime: { flag: MOUNT_ATTR.RELATIME, clear: false },
+  rnorelatime: { flag: MOUNT_ATTR.RELATIME, clear: true },
+  rnoatime: { flag: MOUNT_ATTR.NOATIME, clear: false },
+  ratime: { flag: MOUNT_ATTR.NOATIME, clear: true },
+  rstrictatime: { flag: MOUNT_ATTR.STRICTATIME, clear: false },
+  rnostrictatime: { flag: MOUNT_ATTR.STRICTATIME, clear: true },
+  rnosymfollow: { flag: MOUNT_ATTR.NOSYMFOLLOW, clear: false },
+  rsymfollow: { flag: MOUNT_ATTR.NOSYMFOLLOW, clear: true },
+};
+
+/** personality(2) execution domains of /linux/personality/domain. */
+export const PERSONALITY_DOMAINS: Readonly<Record<string, number>> = { LINUX: 0x0, LINUX32: 0x8 };
+
+/** personality(2) flags (<sys/personality.h>) accepted in /linux/personality/flags. */
+export const PERSONALITY_FLAGS: Readonly<Record<string, number>> = {
+  UNAME26: 0x0020000,
+  ADDR_NO_RANDOMIZE: 0x0040000,
+  FDPIC_FUNCPTRS: 0x0080000,
+  MMAP_PAGE_ZERO: 0x0100000,
+  ADDR_COMPAT_LAYOUT: 0x0200000,
+  READ_IMPLIES_EXEC: 0x0400000,
+  ADDR_LIMIT_32BIT: 0x0800000,
+  SHORT_INODE: 0x1000000,
+  WHOLE_SECONDS: 0x2000000,
+  STICKY_TIMEOUTS: 0x4000000,
+  ADDR_LIMIT_3GB: 0x8000000,
+};
+
+/** Clocks a time namespace can offset (/linux/timeOffsets keys). */
+export const TIME_NS_CLOCKS = ['monotonic', 'boottime'] as const;
 
 /** The devices every container with its own /dev gets, as in runc. */
 export const DEFAULT_DEVICES = [

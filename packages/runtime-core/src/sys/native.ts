@@ -92,3 +92,108 @@ export function nativeAdd(a: number, b: number): number {
 export function resetNativeCacheForTests(): void {
   cached = undefined;
 }
+
+// ---- fds over unix sockets, seccomp user notification (native/src/addon/unixfd.cc) ---------------
+
+import { native, nativeSync } from './native-errors';
+
+/** One seccomp user notification (`struct seccomp_notif`); `id` and `args` are 64-bit, as decimal strings. */
+export interface SeccompNotification {
+  id: string;
+  pid: number;
+  /** The syscall number (of `arch`). */
+  nr: number;
+  /** AUDIT_ARCH_* of the syscall. */
+  arch: number;
+  args: string[];
+}
+
+export interface UnixFdBinding {
+  unixSendFds(opts: { path: string; payload: string; fds?: number[] }): Promise<void>;
+  unixListen(path: string): number;
+  unixAcceptFds(listenFd: number, timeoutMs: number): Promise<{ payload: string; fds: number[] } | null>;
+  seccompNotifRecv(listenerFd: number, timeoutMs: number): Promise<SeccompNotification | { closed: true } | null>;
+  seccompNotifSend(listenerFd: number, resp: { id: string; error?: number; val?: number; continue?: boolean }): void;
+}
+
+const unixFd = (): UnixFdBinding => loadNative<UnixFdBinding>();
+
+/**
+ * Connects to the AF_UNIX stream socket at `path`, sends `payload` with `fds` attached (SCM_RIGHTS,
+ * first sendmsg only) and closes the connection: how the runtime-spec's "container process state"
+ * reaches a seccomp agent at `listenerPath`.
+ */
+export async function unixSendFds(path: string, payload: string, fds: number[] = []): Promise<void> {
+  await native(unixFd().unixSendFds({ path, payload, fds }), `send to ${path}`);
+}
+
+/** A listening AF_UNIX stream socket bound at `path` (close-on-exec); the caller closes it and removes the file. */
+export function unixListen(path: string): number {
+  return nativeSync(() => unixFd().unixListen(path), `listen on ${path}`);
+}
+
+/**
+ * Accepts one connection on `listenFd` and reads it to its end: the payload and the fds that came
+ * with it (close-on-exec; the caller owns them). Null when nobody connected within `timeoutMs`.
+ * Waits on its own thread.
+ */
+export async function unixAcceptFds(listenFd: number, timeoutMs: number): Promise<{ payload: string; fds: number[] } | null> {
+  return native(unixFd().unixAcceptFds(listenFd, timeoutMs), 'accept on a unix socket');
+}
+
+/**
+ * The next notification of a seccomp listener; `{closed: true}` once no process uses the filter any
+ * more; null when none came within `timeoutMs`. Waits on its own thread.
+ */
+export async function seccompNotifRecv(listenerFd: number, timeoutMs: number): Promise<SeccompNotification | { closed: true } | null> {
+  return native(unixFd().seccompNotifRecv(listenerFd, timeoutMs), 'receive a seccomp notification');
+}
+
+/**
+ * Answers a notification: the syscall fails with `error` (a positive errno), or returns `val`, or
+ * (`continue`) runs as if allowed.
+ */
+export function seccompNotifSend(listenerFd: number, resp: { id: string; error?: number; val?: number; continue?: boolean }): void {
+  nativeSync(() => unixFd().seccompNotifSend(listenerFd, resp), `answer seccomp notification ${resp.id}`);
+}
+
+// ---- bpf: cgroup v2 device programs (native/src/addon/bpf.cc) ----------------------------------------
+
+/** The addon's bpf(2) calls; synchronous, as bpf() on these commands never waits for I/O. */
+export interface BpfBinding {
+  bpfProgLoad(opts: { insns: Buffer; license?: string }): { fd: number; log: string };
+  bpfProgAttach(opts: { cgroup: string; progFd: number; flags?: number }): void;
+  bpfProgDetach(opts: { cgroup: string; progFd: number }): void;
+  bpfProgQuery(opts: { cgroup: string }): number[];
+  bpfProgGetFdById(id: number): number;
+}
+
+/** BPF_F_ALLOW_MULTI: several programs on one cgroup, all of which must allow (runc attaches so). */
+export const BPF_F_ALLOW_MULTI = 2;
+
+const bpf = (): BpfBinding => loadNative<BpfBinding>();
+
+/** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program (8-byte `struct bpf_insn`s); returns its fd (close-on-exec). */
+export function bpfLoadDeviceProgram(insns: Buffer): { fd: number; log: string } {
+  return nativeSync(() => bpf().bpfProgLoad({ insns }), 'load the cgroup device program');
+}
+
+/** Attaches a loaded device program to the cgroup folder `cgroup` (BPF_CGROUP_DEVICE). */
+export function bpfAttachDeviceProgram(cgroup: string, progFd: number, flags = BPF_F_ALLOW_MULTI): void {
+  nativeSync(() => bpf().bpfProgAttach({ cgroup, progFd, flags }), `attach the device program to ${cgroup}`);
+}
+
+/** Detaches one device program (by an fd of it) from the cgroup folder `cgroup`. */
+export function bpfDetachDeviceProgram(cgroup: string, progFd: number): void {
+  nativeSync(() => bpf().bpfProgDetach({ cgroup, progFd }), `detach a device program from ${cgroup}`);
+}
+
+/** The ids of the device programs attached to the cgroup folder itself. */
+export function bpfQueryDevicePrograms(cgroup: string): number[] {
+  return nativeSync(() => bpf().bpfProgQuery({ cgroup }), `list the device programs of ${cgroup}`);
+}
+
+/** A new fd (close-on-exec) of the loaded program with this id. */
+export function bpfProgramFd(id: number): number {
+  return nativeSync(() => bpf().bpfProgGetFdById(id), `open bpf program ${id}`);
+}

@@ -4,7 +4,6 @@
  * reused pid is never mistaken for a container's process.
  */
 import * as fs from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { invalidField, NotFoundError } from '@podkit/errdefs';
 import { helperPath, loadNative } from './native';
 import { native, nativeSync } from './native-errors';
@@ -144,7 +143,9 @@ export function parseSignal(value: string | number, field = 'signal'): number {
     if (n < 34 || n > 64) throw invalidField(field, `unknown signal "${value}"`);
     return n;
   }
-  const n = (osConstants.signals as Record<string, number>)[name];
+  // node:os is loaded only here: `run` and `create` never parse a signal name.
+  const { constants } = require('node:os') as typeof import('node:os');
+  const n = (constants.signals as Record<string, number>)[name];
   if (n === undefined) throw invalidField(field, `unknown signal "${value}"`);
   return n;
 }
