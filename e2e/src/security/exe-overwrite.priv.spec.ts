@@ -8,12 +8,33 @@
  * The attack runs against a COPY of runtime-core's native-bin ($PODKIT_NATIVE_DIR points at it), so
  * even a successful attack cannot break anything else; the test fails when the copy changes.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NATIVE_BIN, ready, SecEnv, sha256, until } from './harness';
 
 const maybe = ready ? it : it.skip;
 if (!ready) console.warn('security e2e: skipped (needs root and /bin/busybox)');
+
+const PODRUN = path.resolve(__dirname, '../../../packages/runtime-core/bin/podrun');
+const podrunBuilt = fs.existsSync(path.resolve(PODRUN, '../../dist/cli/podrun.js'));
+// The exec variant's attacker is a static C program (exe-catcher.c): a shell loop is too slow to catch
+// a helper that is inside the container for a fraction of a millisecond.
+const gcc = ready && spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
+if (ready && !podrunBuilt) console.warn('security e2e: the exec variant of CVE-2019-5736 is skipped (podrun is not built: npm run build)');
+if (ready && !gcc) console.warn('security e2e: the exec variant of CVE-2019-5736 is skipped (no gcc to build its static attacker)');
+
+/** `podrun exec` of one command, with the helpers from `nativeDir`; resolves with its exit code and stderr. */
+function podrunExec(root: string, id: string, args: string[], nativeDir: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PODRUN, ['--root', root, 'exec', id, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PODKIT_NATIVE_DIR: nativeDir } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 describe('CVE-2019-5736 class: overwriting the runtime binary through /proc/<pid>/exe', () => {
   let env: SecEnv;
@@ -70,6 +91,65 @@ describe('CVE-2019-5736 class: overwriting the runtime binary through /proc/<pid
     expect(out).not.toMatch(/write: ok|append: ok/);
     expect(sha256(helper)).toBe(before);
   });
+
+  (podrunBuilt && gcc ? maybe : it.skip)(
+    'during exec: the podkit-init of a `podrun exec`, caught inside a running container before its execve, cannot be written',
+    async () => {
+      // The container's main process is the attacker (root, the default capabilities): it scans its
+      // PID namespace for a process whose exe is podkit-init's memfd, SIGSTOPs it, tries to open the exe
+      // for writing and to write through it, keeps a read-only fd, SIGCONTs it and, once it has exec'd,
+      // tries again through /proc/self/fd/N. Then it writes its report to /result.
+      const catcher = path.join(env.work, 'exe-catcher');
+      const cc = spawnSync('gcc', ['-static', '-O2', '-Wall', '-o', catcher, path.join(__dirname, 'exe-catcher.c')], { encoding: 'utf8' });
+      expect(cc.stderr).toBe('');
+      const bundle = env.bundle('exec', ['/exe-catcher', '/result']);
+      const rootfs = path.join(bundle, 'rootfs');
+      fs.copyFileSync(catcher, path.join(rootfs, 'exe-catcher'));
+      fs.chmodSync(path.join(rootfs, 'exe-catcher'), 0o755);
+      const podrunFiles = [PODRUN, process.execPath];
+      const podrunBefore = podrunFiles.map(sha256);
+      const id = await env.create(bundle);
+      await env.runtime.start(id);
+      const result = path.join(rootfs, 'result');
+      const codes: (number | null)[] = [];
+      let stderr = '';
+      let report = '';
+      try {
+        // Execs until the attacker has caught one (it usually does within a few): no fixed wait.
+        const deadline = Date.now() + 90_000;
+        while (!fs.existsSync(result) && Date.now() < deadline && codes.length < 500) {
+          const r = await podrunExec(env.runtime.store.root, id, ['/bin/true'], nativeDir);
+          codes.push(r.code);
+          if (r.code !== 0) stderr += r.stderr;
+        }
+        if (fs.existsSync(result)) report = fs.readFileSync(result, 'utf8');
+      } finally {
+        await env.remove(id);
+      }
+      // Proof that the attack happened: a process of the container's PID namespace, stopped while its
+      // exe still named podkit-init's memfd.
+      expect(report).toMatch(/^caught: pid \d+ exe \/memfd:podkit-init.* state T$/m);
+      // Every exec still worked (the stopped one once continued).
+      expect({ codes: codes.filter((c) => c !== 0), stderr }).toEqual({ codes: [], stderr: '' });
+      // The tries while it was stopped (write-only, read-write, truncate) and, when a read-only open of
+      // the exe worked, through that fd (reopened write-only while stopped; write-only, truncate and
+      // append after its execve): none opened the binary and wrote.
+      const tries = [...report.matchAll(/^(\S+): open (\S+) write (\S+)$/gm)].map((m) => ({ try: m[1], open: m[2], write: m[3] }));
+      const reopened = /^while-stopped-rdonly: ok$/m.test(report);
+      expect(tries.map((t) => t.try)).toEqual([
+        'while-stopped-wronly',
+        'while-stopped-rdwr',
+        'while-stopped-trunc',
+        ...(reopened ? ['while-stopped-reopen', 'after-exec-reopen-wronly', 'after-exec-reopen-trunc', 'after-exec-reopen-append'] : []),
+      ]);
+      expect(tries.filter((t) => t.write === 'ok')).toEqual([]);
+      expect(report).toMatch(/^after-exec-helper-running: no$/m);
+      // The host's files: the helper (the copy this test's podrun ran) and what podrun is.
+      expect(sha256(helper)).toBe(before);
+      expect(podrunFiles.map(sha256)).toEqual(podrunBefore);
+    },
+    150_000,
+  );
 
   maybe('the helper a container sees as its exe is not a writable host file', async () => {
     // Whatever the race above caught or missed: a created container's PID 1 is the helper. Its exe,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -90,7 +91,7 @@ class Netlink {
         if (m->nlmsg_type == NLMSG_ERROR) {
           int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(m))->error;
           if (err == 0) {
-            if (!(h->nlmsg_flags & NLM_F_DUMP)) return true;
+            if ((h->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP) return true;
             continue;
           }
           return e->Set("netlink", what, err);
@@ -142,6 +143,17 @@ bool GetLink(Netlink& nl, const std::string& name, int index, int* outIndex, std
   return ok;
 }
 
+// The highest ifindex in use in the namespace of `nl`.
+bool MaxIndex(Netlink& nl, int* out, Error* e) {
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  Request r(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+  *out = 0;
+  return nl.Talk(r, "RTM_GETLINK", e, [&](nlmsghdr* m) {
+    if (m->nlmsg_type == RTM_NEWLINK) *out = std::max(*out, reinterpret_cast<ifinfomsg*>(NLMSG_DATA(m))->ifi_index);
+  });
+}
+
 // The permanent, global-scope addresses of link `index` (what the runtime-spec says to keep).
 bool KeptAddresses(Netlink& nl, int index, std::vector<Address>* out, Error* e) {
   ifaddrmsg ifa{};
@@ -191,6 +203,18 @@ bool MoveOne(Netlink& from, Netlink& to, int nsfd, const Device& d, Moved* out, 
   }
   std::vector<Address> addrs;
   if (!KeptAddresses(from, index, &addrs, e)) return false;
+  // The device keeps its ifindex unless the container's namespace uses it; then it gets one we choose
+  // (IFLA_NEW_IFINDEX), so it can be found again even under a "%d" template name.
+  int newIndex = index;
+  {
+    int used = 0;
+    std::string n;
+    if (!GetLink(to, "", index, &used, &n, e)) return false;
+    if (used != 0) {
+      if (!MaxIndex(to, &newIndex, e)) return false;
+      newIndex += 1;
+    }
+  }
   {
     ifinfomsg ifi{};
     ifi.ifi_family = AF_UNSPEC;
@@ -199,17 +223,17 @@ bool MoveOne(Netlink& from, Netlink& to, int nsfd, const Device& d, Moved* out, 
     uint32_t fd = static_cast<uint32_t>(nsfd);
     r.Attr(IFLA_NET_NS_FD, &fd, sizeof(fd));
     r.Str(IFLA_IFNAME, d.name);
+    if (newIndex != index) {
+      int32_t ni = newIndex;
+      r.Attr(IFLA_NEW_IFINDEX, &ni, sizeof(ni));
+    }
     Error m;
     if (!from.Talk(r, "RTM_NEWLINK", &m, [](nlmsghdr*) {})) return e->Set("netlink", where + ": moving it into the container's network namespace as " + d.name, m.err);
   }
-  // The kernel keeps the ifindex unless the target namespace uses it; look it up by name otherwise.
   int now = 0;
   std::string name;
-  if (!GetLink(to, "", index, &now, &name, e)) return false;
-  if (now == 0 || (!templ && name != d.name)) {
-    if (!GetLink(to, d.name, 0, &now, &name, e)) return false;
-    if (now == 0) return e->Set("netlink", where + ": moved, but not found as " + d.name + " in the container's network namespace", ENODEV);
-  }
+  if (!GetLink(to, "", newIndex, &now, &name, e)) return false;
+  if (now == 0) return e->Set("netlink", where + ": moved, but not found (ifindex " + std::to_string(newIndex) + ") in the container's network namespace", ENODEV);
   for (Address& a : addrs) {
     a.msg.ifa_index = static_cast<uint32_t>(now);
     Request r(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &a.msg, sizeof(a.msg));

@@ -187,52 +187,65 @@ struct Received {
   std::vector<int> fds;
 };
 
-// unixAcceptFds(listenFd, timeoutMs) -> Promise<{payload, fds} | null>: accepts one connection and
-// reads it to its end, collecting the fds sent with SCM_RIGHTS (close-on-exec). null on timeout.
+bool AcceptFds(int lfd, int timeout, bool untilEof, Received* r, Error* e) {
+  int64_t deadline = NowMs() + timeout;
+  int w = WaitFd(lfd, POLLIN, deadline, nullptr);
+  if (w < 0) return e->Sys("poll", "listening socket");
+  if (w == 0) {
+    r->timedOut = true;
+    return true;
+  }
+  UniqueFd c(accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!c.ok()) return e->Sys("accept4", "listening socket");
+  std::string buf(64 * 1024, '\0');
+  while (true) {
+    short rev = 0;
+    w = WaitFd(c.get(), POLLIN, deadline, &rev);
+    if (w < 0) return e->Sys("poll", "connection");
+    if (w == 0) return e->Set("recvmsg", "the peer did not close the connection before the deadline", ETIMEDOUT);
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr mh {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof(control);
+    ssize_t n;
+    do {
+      n = recvmsg(c.get(), &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return e->Sys("recvmsg", "connection");
+    for (struct cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const int* p = reinterpret_cast<const int*>(CMSG_DATA(cm));
+        for (size_t i = 0; i < k; i++) r->fds.push_back(p[i]);
+      }
+    }
+    if (n == 0) return true;
+    r->payload.append(buf.data(), static_cast<size_t>(n));
+    if (!untilEof) return true;
+    if (r->payload.size() > kMaxPayload) return e->Set("recvmsg", "payload larger than 1 MiB", EMSGSIZE);
+  }
+}
+
+// unixAcceptFds(listenFd, timeoutMs, untilEof = true) -> Promise<{payload, fds} | null>: accepts one
+// connection and reads it to its end (or, with untilEof false, only its first message: runc 1.1 keeps
+// the connection open), collecting the fds sent with SCM_RIGHTS (close-on-exec). null on timeout.
+// On an error no received fd stays open.
 Napi::Value UnixAcceptFds(const Napi::CallbackInfo& info) {
   int lfd = ArgInt(info, 0, "unixAcceptFds");
   int timeout = ArgInt(info, 1, "unixAcceptFds");
+  bool untilEof = info.Length() < 3 || info[2].IsUndefined() || info[2].ToBoolean().Value();
   return RunOnThread<Received>(
       info.Env(), "podkit.unixAcceptFds",
-      [lfd, timeout](Received* r, Error* e) {
-        int64_t deadline = NowMs() + timeout;
-        int w = WaitFd(lfd, POLLIN, deadline, nullptr);
-        if (w < 0) return e->Sys("poll", "listening socket");
-        if (w == 0) {
-          r->timedOut = true;
-          return true;
+      [lfd, timeout, untilEof](Received* r, Error* e) {
+        bool ok = AcceptFds(lfd, timeout, untilEof, r, e);
+        if (!ok) {
+          for (int fd : r->fds) close(fd);
+          r->fds.clear();
         }
-        UniqueFd c(accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC));
-        if (!c.ok()) return e->Sys("accept4", "listening socket");
-        std::string buf(64 * 1024, '\0');
-        while (true) {
-          short rev = 0;
-          w = WaitFd(c.get(), POLLIN, deadline, &rev);
-          if (w < 0) return e->Sys("poll", "connection");
-          if (w == 0) return e->Set("recvmsg", "the peer did not close the connection before the deadline", ETIMEDOUT);
-          struct iovec iov = {buf.data(), buf.size()};
-          struct msghdr mh {};
-          mh.msg_iov = &iov;
-          mh.msg_iovlen = 1;
-          alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
-          mh.msg_control = control;
-          mh.msg_controllen = sizeof(control);
-          ssize_t n;
-          do {
-            n = recvmsg(c.get(), &mh, MSG_CMSG_CLOEXEC);
-          } while (n < 0 && errno == EINTR);
-          if (n < 0) return e->Sys("recvmsg", "connection");
-          for (struct cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(&mh, cm)) {
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-              size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-              const int* p = reinterpret_cast<const int*>(CMSG_DATA(cm));
-              for (size_t i = 0; i < k; i++) r->fds.push_back(p[i]);
-            }
-          }
-          if (n == 0) return true;
-          r->payload.append(buf.data(), static_cast<size_t>(n));
-          if (r->payload.size() > kMaxPayload) return e->Set("recvmsg", "payload larger than 1 MiB", EMSGSIZE);
-        }
+        return ok;
       },
       [](Napi::Env env, Received& r) -> Napi::Value {
         if (r.timedOut) return env.Null();
@@ -244,6 +257,7 @@ Napi::Value UnixAcceptFds(const Napi::CallbackInfo& info) {
         return out;
       });
 }
+
 
 struct Notification {
   enum class Kind { kTimeout, kClosed, kNotif } kind = Kind::kTimeout;
@@ -332,7 +346,21 @@ Napi::Value SeccompNotifSend(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// seccompNotifIdValid(listenerFd, id) -> boolean: whether notification `id` is still pending (its
+// task has not been interrupted or killed). Never blocks.
+Napi::Value SeccompNotifIdValid(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "seccompNotifIdValid");
+  if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "seccompNotifIdValid: argument 2 must be the id (a decimal string)");
+  uint64_t id = strtoull(info[1].As<Napi::String>().Utf8Value().c_str(), nullptr, 10);
+  if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+  Error e;
+  e.Sys("ioctl", "SECCOMP_IOCTL_NOTIF_ID_VALID");
+  throw ToJsError(info.Env(), e);
+}
+
 void InitUnixFd(Napi::Env env, Napi::Object exports) {
+  exports.Set("seccompNotifIdValid", Napi::Function::New(env, SeccompNotifIdValid, "seccompNotifIdValid"));
   exports.Set("unixSendFds", Napi::Function::New(env, UnixSendFds, "unixSendFds"));
   exports.Set("unixListen", Napi::Function::New(env, UnixListen, "unixListen"));
   exports.Set("unixAcceptFds", Napi::Function::New(env, UnixAcceptFds, "unixAcceptFds"));

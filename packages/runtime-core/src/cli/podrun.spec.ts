@@ -130,6 +130,9 @@ describe('update resources and durations', () => {
     expect(() => updateResources({ memory: 'lots' }, () => '')).toThrow(/--memory/);
     // blkio is applied (or refused with its path) by the cgroup backend now, not by the flag parser.
     expect(updateResources({ resources: '-' }, () => '{"blockIO":{"weight":10}}')).toEqual({ blockIO: { weight: 10 } });
+    // The document is checked against the schema: a wrong type is named with its path, never written.
+    expect(() => updateResources({ resources: '-' }, () => '{"memory":{"limit":"1g"}}')).toThrow(/--resources: \/memory\/limit: /);
+    expect(() => updateResources({ resources: '-' }, () => '{"cpu":{"idle":"yes"},"pids":{}}')).toThrow(/\/cpu\/idle: .*\/pids/);
   });
   it('parses Go durations and byte sizes', () => {
     expect(parseDuration('5s', 'i')).toBe(5000);

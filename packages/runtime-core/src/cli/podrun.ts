@@ -173,6 +173,10 @@ export function updateResources(o: Parsed['opts'], readStdin: () => string): Lin
   if (Object.keys(memory).length) r.memory = memory;
   if (Object.keys(cpu).length) r.cpu = cpu;
   if (flag('pids-limit') !== undefined) r.pids = { limit: parseInteger(flag('pids-limit') as string, '--pids-limit') };
+  // Checked as the `linux.resources` of a config (the schema), so a wrong type or value is named, not written.
+  const { ociRuntime } = require('../container/oci') as typeof import('../container/oci');
+  const checked = ociRuntime().checkSpec({ ociVersion: ociRuntime().OCI_VERSION, linux: { resources: r } });
+  if (!checked.ok) throw invalidField('--resources', checked.issues.map((i) => `${i.path.replace('/linux/resources', '')}: ${i.reason}`).join('; '));
   const { unsupportedIssues } = require('../plan/build') as typeof import('../plan/build');
   const issues = unsupportedIssues({ ociVersion: '1.2.0', linux: { resources: r } }).map((i) => `${i.path.replace('/linux/resources', '')}: ${i.reason}`);
   if (issues.length) throw invalidField('--resources', issues.join('; '));
@@ -305,9 +309,13 @@ const HANDLERS: Record<string, Handler> = {
     const { resume } = require('../container/control') as typeof import('../container/control');
     await resume(runtimeStore(g), id(p));
   },
-  update: (p, g) => {
+  update: (p, g, logger) => {
     const { update } = require('../container/control') as typeof import('../container/control');
-    update(runtimeStore(g), id(p), updateResources(p.opts, () => fsm().readFileSync(0, 'utf8')));
+    const r = updateResources(p.opts, () => fsm().readFileSync(0, 'utf8'));
+    update(runtimeStore(g), id(p), r);
+    // Settings accepted but not applied (memory.kernel), as create warns about them.
+    const { resourceWarnings } = require('../cgroups/backend') as typeof import('../cgroups/backend');
+    for (const w of resourceWarnings(r)) logger.log('warning', w);
   },
   events: async (p, g) => {
     const control = require('../container/control') as typeof import('../container/control');

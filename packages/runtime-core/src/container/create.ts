@@ -1,16 +1,21 @@
-/** `create`: validate the bundle, build the plan, make cgroups, run podkit-init until it blocks on the exec FIFO. */
+/**
+ * `create`: validate the bundle, build the plan, make cgroups (and the Intel RDT group), run podkit-init
+ * until it blocks on the exec FIFO.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FailedPreconditionError, toPodkitError } from '@podkit/errdefs';
 import { buildCreatePlan, namespaceTypes } from '../plan/build';
 import { hostBackend, resourcesUnavailable } from '../cgroups/backend';
 import { mkfifo } from '../sys/fsnodes';
-import { pidfdInode, readProcStat, type SpawnInitOptions } from '../sys/process';
+import { pidfdInode, readProcStat, spawnInit, waitPid, type InitChannel, type SpawnInitOptions } from '../sys/process';
+import { applyIntelRdt, hostResctrlRoot, placeIntelRdt, planIntelRdt, removeIntelRdt, type ResctrlHost } from '../intelrdt/resctrl';
 import { hookState, runHooks } from './hooks';
 import { runInit } from './init-driver';
+import { moveNetDevices } from './netdevices';
 import { seccompAgent } from './seccomp-notify';
 import { loadSpec } from './spec-file';
-import { rfc3339Nano, writeFileAtomic, type StateRecord, type StateStore } from './store';
+import { checkId, rfc3339Nano, writeFileAtomic, type StateRecord, type StateStore } from './store';
 
 export interface CreateOptions {
   /** Bundle directory (default: the current directory). */
@@ -25,6 +30,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** The container's stdio (default: this process's). */
   stdio?: SpawnInitOptions;
+  /** Intel RDT: where resctrl is (default: this host's mount; tests: a fake tree, intelrdt/fake-tree.ts). */
+  resctrl?: ResctrlHost;
 }
 
 export interface Created {
@@ -40,8 +47,19 @@ export function withExtraFds(stdio: SpawnInitOptions | undefined, n = 0): SpawnI
   return { ...stdio, extraFds: Array.from({ length: n }, (_, i) => 3 + i) };
 }
 
+/** A spawned helper that never got its plan: closing the channel makes it exit; then it is reaped. */
+async function discardHelper(spawned: Promise<{ pid: number; channel: InitChannel }>): Promise<void> {
+  try {
+    const { pid, channel } = await spawned;
+    channel.close();
+    await waitPid(pid);
+  } catch {
+    /* it never started, or is gone */
+  }
+}
+
 /** Write-only fds (close-on-exec) of the `tasks` file of each cgroup v1 folder; all closed on failure. */
-function tasksFds(paths: Record<string, string>): number[] {
+export function tasksFds(paths: Record<string, string>): number[] {
   const fds: number[] = [];
   for (const dir of Object.values(paths)) {
     try {
@@ -70,11 +88,19 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     noPivot: opts.noPivot,
     ...(opts.consoleSocket ? { consoleSocket: path.resolve(opts.consoleSocket) } : {}),
     ...(opts.preserveFds ? { preserveFds: opts.preserveFds } : {}),
+    ...(opts.resctrl ? { resctrl: opts.resctrl } : {}),
   });
   const unavailable = resourcesUnavailable(layout, backend, spec.linux?.resources);
   if (unavailable) throw unavailable;
   const rootfs = plan.rootfs?.path ?? '';
   if (!fs.existsSync(rootfs)) throw new FailedPreconditionError(`root.path: rootfs ${rootfs} does not exist`, { details: { field: '/root/path' } });
+  // Intel RDT (checked by the plan builder): the CLOS group folder, named by closID or the (checked) id.
+  const rdtFs = opts.resctrl?.fs;
+  let rdtPlan: ReturnType<typeof planIntelRdt> | undefined;
+  if (spec.linux?.intelRdt) {
+    checkId(id);
+    rdtPlan = planIntelRdt(spec.linux.intelRdt, id, opts.resctrl?.root ?? hostResctrlRoot(), rdtFs);
+  }
   store.reserve(id);
   const types = [...namespaceTypes(spec)];
   const record: StateRecord = {
@@ -94,21 +120,39 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
     ...(spec.hooks?.poststart?.length || spec.hooks?.poststop?.length ? { hooks: { poststart: spec.hooks.poststart ?? [], poststop: spec.hooks.poststop ?? [] } } : {}),
   };
+  // The helper starts (its sealed copy, posix_spawn, exec) on a pool thread while the cgroups and the
+  // FIFO are made; it waits for its plan. Until runInit owns it, a failure here closes its channel
+  // (it exits) and reaps it.
+  const spawned = spawnInit(withExtraFds(opts.stdio, opts.preserveFds));
+  spawned.catch(() => undefined); // handled by runInit, or below
+  let initOwnsHelper = false;
   try {
     // A "creating" record first: if this process dies half-way, `delete --force` can clean up.
     store.save(record, false);
     backend.create(cgroupPaths, spec.linux?.resources);
+    if (rdtPlan) {
+      // As runc, after the cgroups and before the process runs: the group is made (or joined) with its
+      // schemata now, the init is put in its `tasks` at the sync point. A group made here goes into the
+      // record at once, so `delete --force` removes it even if this process dies half-way.
+      record.intelRdt = applyIntelRdt(rdtPlan, rdtFs);
+      if (record.intelRdt.created) store.save(record, false);
+    }
     await mkfifo(fifo, 0o622);
     // mknod applied our umask; the container's user (any uid) must be able to open it for writing.
     fs.chmodSync(fifo, 0o622);
     // cgroup v1: the init joins its cgroups itself through `tasks` fds (no RCU grace period, see
     // native/src/init/cgjoin.h), unless a runtime hook must find the process in them already.
     const selfJoin = backend.version === 1 && !spec.hooks?.prestart?.length && !spec.hooks?.createRuntime?.length;
+    initOwnsHelper = true;
     const init = await runInit(plan, {
-      stdio: withExtraFds(opts.stdio, opts.preserveFds),
+      spawned,
       ...(selfJoin ? { cgroupJoin: () => tasksFds(cgroupPaths) } : {}),
       place: async (pid) => {
         if (!selfJoin) backend.place(cgroupPaths, pid);
+        // Its children (the container's processes) inherit the CLOS group.
+        if (record.intelRdt) placeIntelRdt(record.intelRdt, pid, rdtFs);
+        // linux.netDevices: into the container's network namespace before any hook sees it.
+        await moveNetDevices(spec, pid);
         // prestart (deprecated) and createRuntime: here, in the runtime's namespaces, once the
         // container's namespaces exist and before pivot_root.
         const creating = hookState(id, 'creating', pid, bundle, spec.annotations);
@@ -132,7 +176,16 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(init.pid), 0o644, false);
     return { record, pidfd: init.pidfd, warnings: [...warnings, ...init.warnings] };
   } catch (err) {
+    if (!initOwnsHelper) await discardHelper(spawned);
     await backend.remove(cgroupPaths).catch(() => undefined);
+    // The init is gone (runInit reaps it on failure); a group it joined is left, one made here removed.
+    if (record.intelRdt) {
+      try {
+        removeIntelRdt(record.intelRdt, rdtFs);
+      } catch {
+        /* the original error matters */
+      }
+    }
     store.remove(id);
     throw err;
   }

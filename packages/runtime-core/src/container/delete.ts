@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { FailedPreconditionError, isDataLoss, isNotFound } from '@podkit/errdefs';
 import { backendOf } from '../cgroups/backend';
+import { removeIntelRdt, type ResctrlHost } from '../intelrdt/resctrl';
 import { pidfdSignal, watchExit, type ExitStatus } from '../sys/process';
 import { hookState, runHooksWarn } from './hooks';
 import { can } from './state';
@@ -11,6 +12,8 @@ export interface DeleteOptions {
   force?: boolean;
   /** When the caller already waits for the init (it is its child), the exit to wait for instead. */
   exited?: Promise<ExitStatus>;
+  /** (rdt) Intel RDT: how resctrl is reached (default: the real files; tests: a fake tree). */
+  resctrl?: ResctrlHost;
 }
 
 function killAll(rec: StateRecord): void {
@@ -73,7 +76,10 @@ export async function deleteContainer(store: StateStore, id: string, opts: Delet
     killAll(rec);
   }
   await backendOf(rec.cgroupPaths).remove(rec.cgroupPaths);
+  // (rdt) The Intel RDT group, if create made it and no other container still uses it (one joined stays).
+  const rdtWarning = rec.intelRdt ? removeIntelRdt(rec.intelRdt, opts.resctrl?.fs) : undefined;
   store.remove(id);
-  if (!rec.hooks?.poststop?.length) return [];
-  return runHooksWarn(rec.hooks, 'poststop', hookState(rec.id, 'stopped', 0, rec.bundle, rec.annotations));
+  const warnings = rdtWarning ? [rdtWarning] : [];
+  if (!rec.hooks?.poststop?.length) return warnings;
+  return [...warnings, ...(await runHooksWarn(rec.hooks, 'poststop', hookState(rec.id, 'stopped', 0, rec.bundle, rec.annotations)))];
 }

@@ -6,8 +6,9 @@ import type { Process } from '@podkit/oci-spec';
 import { ociRuntime } from './oci';
 import { buildExecPlan } from '../plan/build';
 import { backendOf } from '../cgroups/backend';
+import { placeIntelRdt, type ResctrlHost } from '../intelrdt/resctrl';
 import { type SpawnInitOptions } from '../sys/process';
-import { withExtraFds } from './create';
+import { tasksFds, withExtraFds } from './create';
 import { runInit } from './init-driver';
 import { hookState } from './hooks';
 import { seccompAgent } from './seccomp-notify';
@@ -29,6 +30,8 @@ export interface ExecOptions {
   /** `--preserve-fds`: this process's fds 3 .. 3+N-1 are passed to the process as the same numbers. */
   preserveFds?: number;
   stdio?: SpawnInitOptions;
+  /** Intel RDT: how resctrl is reached (default: the real files; tests: a fake tree). */
+  resctrl?: ResctrlHost;
 }
 
 /** `KEY=value` lists: a later entry replaces an earlier one with the same key (as runc's --env). */
@@ -75,9 +78,16 @@ export async function exec(store: StateStore, id: string, opts: ExecOptions): Pr
   // Re-check the init right before using its /proc/<pid>/ns paths.
   const check = store.openProcess(rec);
   fs.closeSync(check);
+  // cgroup v1: the process joins the container's cgroups itself, as a created init does (create.ts).
+  const selfJoin = backendOf(rec.cgroupPaths).version === 1;
   const init = await runInit(plan, {
     stdio: withExtraFds(opts.stdio, opts.preserveFds),
-    place: (pid) => backendOf(rec.cgroupPaths).place(rec.cgroupPaths, pid),
+    ...(selfJoin ? { cgroupJoin: () => tasksFds(rec.cgroupPaths) } : {}),
+    place: (pid) => {
+      if (!selfJoin) backendOf(rec.cgroupPaths).place(rec.cgroupPaths, pid);
+      // The container's CLOS group too, as runc does for exec'd processes.
+      if (rec.intelRdt) placeIntelRdt(rec.intelRdt, pid, opts.resctrl?.fs);
+    },
     // seccomp SCMP_ACT_NOTIFY: the exec'd process's listener goes to the agent with the container's state.
     seccompListener: seccompAgent(rec.seccomp, () => hookState(rec.id, status === 'created' ? 'created' : 'running', rec.pid, rec.bundle, rec.annotations)),
   });

@@ -76,6 +76,11 @@ export interface RunInitOptions {
    */
   cgroupJoin?: () => number[];
   /**
+   * A helper the caller spawned already (spawnInit), so that its start overlaps with the caller's own
+   * work (cgroups, the FIFO); runInit owns it from here. Else runInit spawns one with `stdio`.
+   */
+  spawned?: Promise<{ pid: number; channel: InitChannel }>;
+  /**
    * seccomp SCMP_ACT_NOTIFY: the init loaded its filter and handed back the listener; send it to the
    * agent (container/seccomp-notify.ts). The fd is closed here afterwards; the init waits meanwhile.
    */
@@ -95,7 +100,7 @@ async function handOverListener(channel: InitChannel, fds: number[], pid: number
 }
 
 export async function runInit(plan: Plan, opts: RunInitOptions): Promise<InitResult> {
-  const { pid: helperPid, channel } = await spawnInit(opts.stdio);
+  const { pid: helperPid, channel } = await (opts.spawned ?? spawnInit(opts.stdio));
   const reaped = waitPid(helperPid).catch(() => undefined);
   let pid = 0;
   let pidfd = -1;

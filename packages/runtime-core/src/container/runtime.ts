@@ -15,10 +15,13 @@ import { kill } from './kill';
 import { list, state, type ContainerState } from './query';
 import { start } from './start';
 import { DEFAULT_ROOT, StateStore } from './store';
+import type { ResctrlHost } from '../intelrdt/resctrl';
 
 export interface RuntimeOptions {
   /** State folder (default /run/podkit/runtime). */
   root?: string;
+  /** (rdt) Intel RDT: where resctrl is (default: this host's mount; tests: a fake tree, intelrdt/fake-tree.ts). */
+  resctrl?: ResctrlHost;
 }
 
 interface Child {
@@ -37,14 +40,17 @@ export interface ExecHandle {
 export class Runtime {
   readonly store: StateStore;
   private readonly children = new Map<string, Child>();
+  /** (rdt) Given to create, exec and delete. */
+  private readonly resctrl: { resctrl?: ResctrlHost };
 
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(opts.root ?? DEFAULT_ROOT);
+    this.resctrl = opts.resctrl ? { resctrl: opts.resctrl } : {};
   }
 
   /** Creates the container; returns once its init is blocked on the exec FIFO. */
   async create(id: string, opts: CreateOptions = {}): Promise<{ state: ContainerState; warnings: string[] }> {
-    const created = await create(this.store, id, opts);
+    const created = await create(this.store, id, { ...this.resctrl, ...opts });
     const { exited } = watchExit(created.pidfd);
     this.children.set(id, { pidfd: created.pidfd, exited });
     return { state: state(this.store, id), warnings: created.warnings };
@@ -98,7 +104,7 @@ export class Runtime {
   /** Returns warnings (failed poststop hooks). */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<string[]> {
     const child = this.children.get(id);
-    const warnings = await deleteContainer(this.store, id, { ...opts, exited: child?.exited });
+    const warnings = await deleteContainer(this.store, id, { ...this.resctrl, ...opts, exited: child?.exited });
     if (child) {
       await child.exited;
       fs.closeSync(child.pidfd);
@@ -109,7 +115,7 @@ export class Runtime {
 
   /** Runs an extra process in the container. */
   async exec(id: string, opts: ExecOptions): Promise<ExecHandle> {
-    const r = await exec(this.store, id, opts);
+    const r = await exec(this.store, id, { ...this.resctrl, ...opts });
     const { exited } = watchExit(r.pidfd);
     const pidfd = r.pidfd;
     let closed = false;

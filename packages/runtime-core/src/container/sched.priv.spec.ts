@@ -51,10 +51,21 @@ describeRoot('process scheduling attributes (privileged)', () => {
   it('applies SCHED_FIFO given a realtime budget in the container\'s cpu cgroup (linux.resources.cpu.realtimeRuntime)', async () => {
     const got = await sched((s) => {
       s.process!.scheduler = { policy: 'SCHED_FIFO', priority: 10 };
-      s.linux!.resources = { ...s.linux!.resources, cpu: { realtimePeriod: 1_000_000, realtimeRuntime: 10_000 } };
+      s.linux!.resources = { ...s.linux!.resources, cpu: { realtimePeriod: 1_000_000, realtimeRuntime: 50_000 } };
     });
     // prio of a realtime task: 99 - priority.
     expect(got).toEqual({ policy: 1, prio: 89 });
+  });
+
+  it('passes scheduler flags: with SCHED_FLAG_RESET_ON_FORK the realtime init\'s children start as SCHED_OTHER', async () => {
+    const r = await env.sh('cat /proc/self/sched; cat /proc/1/sched; true', (s) => {
+      s.process!.scheduler = { policy: 'SCHED_RR', priority: 20, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
+      s.linux!.resources = { ...s.linux!.resources, cpu: { realtimePeriod: 1_000_000, realtimeRuntime: 50_000 } };
+    });
+    expect(r).toMatchObject({ exitCode: 0, stderr: '' });
+    const [child, init] = r.stdout.split(/(?=^cat \(|^sh \()/m).map(schedOf);
+    expect(child).toEqual({ policy: 0, prio: 120 });
+    expect(init).toEqual({ policy: 2, prio: 79 });
   });
 
   it('explains the EPERM of a realtime policy without a realtime budget (this kernel has realtime group scheduling)', async () => {
@@ -89,6 +100,14 @@ describeRoot('process scheduling attributes (privileged)', () => {
         stdio: { stdout: fd },
       });
       expect(await h.wait()).toMatchObject({ exitCode: 0 });
+      // The I/O priority, read from the host while an exec'd sleep runs.
+      const sleeper = await env.runtime.exec(c.id, { process: { ...env.spec(['x']).process, args: ['sleep', '1000'], ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 } } });
+      try {
+        expect(execFileSync('ionice', ['-p', String(sleeper.pid)], { encoding: 'utf8' }).trim()).toBe('idle');
+      } finally {
+        sleeper.kill('SIGKILL');
+        await sleeper.wait();
+      }
     } finally {
       fs.closeSync(fd);
       await env.runtime.delete(c.id, { force: true });
@@ -96,9 +115,13 @@ describeRoot('process scheduling attributes (privileged)', () => {
     expect(schedOf(fs.readFileSync(out, 'utf8'))).toEqual({ policy: 3, prio: 123 });
   });
 
-  describe('execCPUAffinity (this machine has CPUs 0 and 1)', () => {
+  describe('execCPUAffinity (uses CPUs 0 and 1)', () => {
+    // The container's init keeps the CPUs of its cpuset, which it inherits from ours.
+    let all = '';
     beforeAll(() => {
       expect(os.cpus().length).toBeGreaterThanOrEqual(2);
+      all = /^Cpus_allowed_list:\s+(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+      expect(all).toMatch(/^0-\d+$/);
     });
 
     const execAffinity = async (affinity: { initial?: string; final?: string } | undefined): Promise<string> => {
@@ -118,12 +141,12 @@ describeRoot('process scheduling attributes (privileged)', () => {
     };
 
     it('keeps `initial` through the move into the container\'s cgroups when there is no `final`', async () => {
-      expect(await execAffinity({ initial: '1' })).toBe('/proc/self/status:Cpus_allowed_list: 1\n/proc/1/status:Cpus_allowed_list: 0-1\n');
+      expect(await execAffinity({ initial: '1' })).toBe(`/proc/self/status:Cpus_allowed_list: 1\n/proc/1/status:Cpus_allowed_list: ${all}\n`);
     });
 
     it('sets `final` right before execve, and never touches the container\'s init', async () => {
-      expect(await execAffinity({ initial: '1', final: '0' })).toBe('/proc/self/status:Cpus_allowed_list: 0\n/proc/1/status:Cpus_allowed_list: 0-1\n');
-      expect(await execAffinity({ final: '0-1' })).toBe('/proc/self/status:Cpus_allowed_list: 0-1\n/proc/1/status:Cpus_allowed_list: 0-1\n');
+      expect(await execAffinity({ initial: '1', final: '0' })).toBe(`/proc/self/status:Cpus_allowed_list: 0\n/proc/1/status:Cpus_allowed_list: ${all}\n`);
+      expect(await execAffinity({ final: '0-1' })).toBe(`/proc/self/status:Cpus_allowed_list: 0-1\n/proc/1/status:Cpus_allowed_list: ${all}\n`);
     });
   });
 

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { isInvalidArgument } from '@podkit/errdefs';
 import type { LinuxIntelRdt } from '@podkit/oci-spec';
 import { makeFakeResctrl, type FakeResctrl } from './fake-tree';
-import { applyIntelRdt, findResctrlMount, hostResctrlRoot, intelRdtIssues, placeIntelRdt, planIntelRdt, removeIntelRdt } from './resctrl';
+import { spawnSync } from 'node:child_process';
+import { applyIntelRdt, findResctrlMount, hostResctrlRoot, intelRdtIssues, placeIntelRdt, planIntelRdt, removeIntelRdt, taskAlive } from './resctrl';
 
 function thrown(fn: () => unknown): Error | undefined {
   try {
@@ -40,7 +41,8 @@ describe('Intel RDT through resctrl (fake resctrl tree)', () => {
     placeIntelRdt(g, 4242, t.fs);
     placeIntelRdt(g, 4243, t.fs);
     expect(t.read('c1/tasks')).toBe('4242\n4243\n');
-    removeIntelRdt(g, t.fs);
+    // Those tasks have exited (the container is deleted): the group goes.
+    expect(removeIntelRdt(g, t.fs, () => false)).toBeUndefined();
     expect(fs.existsSync(g.dir)).toBe(false);
     removeIntelRdt(g, t.fs); // gone already: fine
   });
@@ -57,6 +59,19 @@ describe('Intel RDT through resctrl (fake resctrl tree)', () => {
     expect(e?.message).toMatch(/^\/linux\/intelRdt: the CLOS group guaranteed exists with other schemata/);
     removeIntelRdt(joined, t.fs);
     expect(fs.existsSync(joined.dir)).toBe(true);
+  });
+
+  it('a group it made that other tasks still use (joined by closID) is left in place with a warning', () => {
+    t = makeFakeResctrl();
+    const g = applyIntelRdt(planIntelRdt({ closID: 'shared' }, 'c1', t.root, t.fs), t.fs);
+    placeIntelRdt(g, 4242, t.fs);
+    placeIntelRdt(g, 4300, t.fs);
+    expect(removeIntelRdt(g, t.fs, (tid) => tid === 4300)).toBe(`/linux/intelRdt: the CLOS group ${g.dir} is left in place: other containers joined it by closID and still use it (tasks 4300)`);
+    expect(fs.existsSync(g.dir)).toBe(true);
+    // Liveness from /proc: this process runs; a reaped child does not.
+    expect(taskAlive(process.pid)).toBe(true);
+    const child = spawnSync('true');
+    expect(taskAlive(child.pid as number)).toBe(false);
   });
 
   it('names the field of what the host lacks or the config gets wrong', () => {

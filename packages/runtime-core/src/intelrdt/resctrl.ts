@@ -40,6 +40,15 @@ export const realResctrlFs: ResctrlFs = {
   rmdir: (p) => fs.rmdirSync(p),
 };
 
+/**
+ * Where the runtime finds resctrl: `root` is its mount point (default: this host's, from mountinfo)
+ * and `fs` the file access (default: the real files). Tests give a fake tree (fake-tree.ts).
+ */
+export interface ResctrlHost {
+  root?: string;
+  fs?: ResctrlFs;
+}
+
 /** The mount point of the resctrl filesystem in a mountinfo text, or undefined. */
 export function findResctrlMount(mountinfo: string): string | undefined {
   for (const line of mountinfo.split('\n')) {
@@ -216,14 +225,47 @@ export function placeIntelRdt(g: RdtGroup, pid: number, rfs: ResctrlFs = realRes
   }
 }
 
-/** Removes the group if this container made it (the kernel moves any task left back to the default group). */
-export function removeIntelRdt(g: RdtGroup, rfs: ResctrlFs = realResctrlFs): void {
-  if (!g.created) return;
+/** Whether a task (a `tasks` entry: a thread id) still runs: zombies and exited ones do not count. */
+export function taskAlive(tid: number): boolean {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${tid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+/**
+ * Removes the group if this container made it. The container's processes are gone by then; a task
+ * still in the group belongs to another container that joined it by closID, and removing the group
+ * would silently move that task back to the default group (the kernel does that on rmdir). Such a
+ * group is left in place: the return value is then a warning for the caller.
+ */
+export function removeIntelRdt(g: RdtGroup, rfs: ResctrlFs = realResctrlFs, alive: (tid: number) => boolean = taskAlive): string | undefined {
+  if (!g.created) return undefined;
+  let users: string[] = [];
+  try {
+    users = rfs
+      .read(path.join(g.dir, 'tasks'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^\d+$/.test(l) && alive(Number(l)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed already
+    throw toPodkitError(err, `${F}: read ${g.dir}/tasks`);
+  }
+  if (users.length > 0) {
+    const some = users.slice(0, 5).join(', ') + (users.length > 5 ? ', ...' : '');
+    return `${F}: the CLOS group ${g.dir} is left in place: other containers joined it by closID and still use it (tasks ${some})`;
+  }
   try {
     rfs.rmdir(g.dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toPodkitError(err, `${F}: remove ${g.dir}`);
   }
+  return undefined;
 }
 
 /**

@@ -147,6 +147,8 @@ describe('buildCreatePlan', () => {
     expect(bad({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/a.sock' })).toEqual(['/linux/seccomp/defaultAction']);
     expect(bad({ ...notify, syscalls: [{ names: ['mkdir', 'sendmsg'], action: 'SCMP_ACT_NOTIFY' }] })).toEqual(['/linux/seccomp/syscalls/0/names/1']);
     expect(bad({ ...notify, listenerPath: 'agent.sock' })).toEqual(['/linux/seccomp/listenerPath']);
+    expect(bad({ ...notify, listenerPath: `/run/${'x'.repeat(103)}` })).toEqual(['/linux/seccomp/listenerPath']);
+    expect(buildCreatePlan(spec((s) => (s.linux!.seccomp = { ...notify, listenerPath: `/run/${'x'.repeat(102)}` })), ctx).plan.process.seccomp).toBeDefined();
     expect(bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerMetadata: 'm' })).toEqual(['/linux/seccomp/listenerMetadata']);
   });
 

@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import { invalidDocument, type FieldIssue } from '@podkit/errdefs';
 import type { LinuxDevice, LinuxSeccomp, Mount, Process, Spec } from '@podkit/oci-spec';
 import { resourceWarnings } from '../cgroups/backend';
-import { intelRdtIssues } from '../intelrdt/resctrl';
+import { intelRdtIssues, type ResctrlHost } from '../intelrdt/resctrl';
 import { MS, parseMountOptions, propagationFlags } from '../sys/mount';
+import { netDevicesPlan } from './netdevices';
 import { cpuAffinityPlan, ioPriorityPlan, lsmIssues, schedulerPlan, sysctlPlan } from './process-attrs';
 import { mountExtensions, mountIdmap, personalityPlan, timeOffsetsPlan, usernsPlan } from './namespaces';
 import { CAPABILITIES, DEFAULT_DEVICES, NS_PROC_NAME, RLIMITS, SUPPORTED_NAMESPACES } from './tables';
@@ -30,6 +31,8 @@ export interface CreatePlanContext {
   consoleSocket?: string;
   /** `--preserve-fds`: how many fds from 3 on the process keeps. */
   preserveFds?: number;
+  /** Intel RDT: where resctrl is (default: this host's mount; tests: a fake tree). */
+  resctrl?: ResctrlHost;
 }
 
 /**
@@ -50,7 +53,7 @@ export function consolePlan(proc: Process | undefined, base: string, consoleSock
 }
 
 /** Fields of a config this runtime rejects for now, each with a reason. */
-export function unsupportedIssues(spec: Spec): FieldIssue[] {
+export function unsupportedIssues(spec: Spec, resctrl?: ResctrlHost): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const later = (p: string, what: string) => issues.push({ path: p, reason: `${what} is not supported by podrun yet` });
   if (spec.process) processUnsupported(spec.process, '/process', issues);
@@ -61,15 +64,12 @@ export function unsupportedIssues(spec: Spec): FieldIssue[] {
       if (!(SUPPORTED_NAMESPACES as readonly string[]).includes(ns.type)) later(`/linux/namespaces/${i}/type`, `a ${ns.type} namespace`);
     });
     if (l.seccomp) seccompIssues(l.seccomp, '/linux/seccomp', issues);
-    if (l.intelRdt) {
-      // The reason this host cannot use it (here: resctrl is not mounted, intelrdt/resctrl.ts); where
-      // it could, placing the container in its CLOS group is not wired into create yet.
-      const rdt = intelRdtIssues(l.intelRdt, '');
-      if (rdt.length > 0) issues.push(...rdt);
-      else later('/linux/intelRdt', 'Intel RDT (resctrl is mounted, but create does not place containers in a CLOS group)');
-    }
+    // Intel RDT: the reason this host cannot apply it (e.g. resctrl is not mounted, intelrdt/resctrl.ts);
+    // else create puts the container in its CLOS group (container/create.ts).
+    if (l.intelRdt) issues.push(...intelRdtIssues(l.intelRdt, '', resctrl?.root, resctrl?.fs));
     if (l.mountLabel) lsmIssues(undefined, l.mountLabel, '/process', issues);
-    if (l.netDevices) later('/linux/netDevices', 'network devices');
+    // linux.netDevices: moved by the runtime at the create sync point (container/netdevices.ts).
+    if (l.netDevices) netDevicesPlan(spec, issues);
     // /linux/resources: every field is applied by the cgroup backend, or refused there with its path
     // and the reason this host cannot apply it (cgroups/backend.ts resourcesUnavailable).
   }
@@ -124,6 +124,7 @@ export function seccompIssues(s: LinuxSeccomp, base: string, issues: FieldIssue[
   if (notify !== undefined) {
     if (!s.listenerPath) issues.push({ path: `${base}/listenerPath`, reason: `is required when SCMP_ACT_NOTIFY is used (${base}/syscalls/${notify}/action): the listener is sent there` });
     else if (!s.listenerPath.startsWith('/')) issues.push({ path: `${base}/listenerPath`, reason: 'must be an absolute path (of an AF_UNIX stream socket)' });
+    else if (Buffer.byteLength(s.listenerPath) > 107) issues.push({ path: `${base}/listenerPath`, reason: 'is longer than 107 bytes, the most a unix socket address holds (sun_path)' });
   }
   // The runtime-spec: listenerMetadata MUST NOT be set without listenerPath. Without NOTIFY, a
   // listenerPath is ignored, as the spec says.
@@ -325,7 +326,7 @@ export function namespaceTypes(spec: Spec): Set<string> {
 
 /** Builds the plan for `create`. Throws InvalidArgument listing every problem with its JSON path. */
 export function buildCreatePlan(spec: Spec, ctx: CreatePlanContext): { plan: Plan; warnings: string[] } {
-  const issues: FieldIssue[] = unsupportedIssues(spec);
+  const issues: FieldIssue[] = unsupportedIssues(spec, ctx.resctrl);
   const warnings: string[] = resourceWarnings(spec.linux?.resources);
   const console = consolePlan(spec.process, '/process', ctx.consoleSocket, issues);
   if (!spec.process) issues.push({ path: '/process', reason: 'is required to create a container' });

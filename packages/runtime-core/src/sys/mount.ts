@@ -56,6 +56,7 @@ const FLAG_OPTIONS: Readonly<Record<string, { flag: number; clear: boolean }>> =
   nostrictatime: { flag: MS.STRICTATIME, clear: true },
   nosuid: { flag: MS.NOSUID, clear: false },
   nosymfollow: { flag: MS.NOSYMFOLLOW, clear: false },
+  symfollow: { flag: MS.NOSYMFOLLOW, clear: true },
   rbind: { flag: MS.BIND | MS.REC, clear: false },
   relatime: { flag: MS.RELATIME, clear: false },
   remount: { flag: MS.REMOUNT, clear: false },

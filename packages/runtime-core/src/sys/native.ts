@@ -111,9 +111,10 @@ export interface SeccompNotification {
 export interface UnixFdBinding {
   unixSendFds(opts: { path: string; payload: string; fds?: number[] }): Promise<void>;
   unixListen(path: string): number;
-  unixAcceptFds(listenFd: number, timeoutMs: number): Promise<{ payload: string; fds: number[] } | null>;
+  unixAcceptFds(listenFd: number, timeoutMs: number, untilEof?: boolean): Promise<{ payload: string; fds: number[] } | null>;
   seccompNotifRecv(listenerFd: number, timeoutMs: number): Promise<SeccompNotification | { closed: true } | null>;
   seccompNotifSend(listenerFd: number, resp: { id: string; error?: number; val?: number; continue?: boolean }): void;
+  seccompNotifIdValid(listenerFd: number, id: string): boolean;
 }
 
 const unixFd = (): UnixFdBinding => loadNative<UnixFdBinding>();
@@ -133,12 +134,13 @@ export function unixListen(path: string): number {
 }
 
 /**
- * Accepts one connection on `listenFd` and reads it to its end: the payload and the fds that came
- * with it (close-on-exec; the caller owns them). Null when nobody connected within `timeoutMs`.
+ * Accepts one connection on `listenFd` and reads it to its end (`untilEof`; else only its first
+ * message, for peers that keep the connection open, as runc 1.1 does): the payload and the fds that
+ * came with it (close-on-exec; the caller owns them). Null when nobody connected within `timeoutMs`.
  * Waits on its own thread.
  */
-export async function unixAcceptFds(listenFd: number, timeoutMs: number): Promise<{ payload: string; fds: number[] } | null> {
-  return native(unixFd().unixAcceptFds(listenFd, timeoutMs), 'accept on a unix socket');
+export async function unixAcceptFds(listenFd: number, timeoutMs: number, untilEof = true): Promise<{ payload: string; fds: number[] } | null> {
+  return native(unixFd().unixAcceptFds(listenFd, timeoutMs, untilEof), 'accept on a unix socket');
 }
 
 /**
@@ -155,6 +157,11 @@ export async function seccompNotifRecv(listenerFd: number, timeoutMs: number): P
  */
 export function seccompNotifSend(listenerFd: number, resp: { id: string; error?: number; val?: number; continue?: boolean }): void {
   nativeSync(() => unixFd().seccompNotifSend(listenerFd, resp), `answer seccomp notification ${resp.id}`);
+}
+
+/** Whether notification `id` still waits for an answer (false once its task was interrupted or died). */
+export function seccompNotifIdValid(listenerFd: number, id: string): boolean {
+  return nativeSync(() => unixFd().seccompNotifIdValid(listenerFd, id), `check seccomp notification ${id}`);
 }
 
 // ---- bpf: cgroup v2 device programs (native/src/addon/bpf.cc) ----------------------------------------
@@ -196,4 +203,27 @@ export function bpfQueryDevicePrograms(cgroup: string): number[] {
 /** A new fd (close-on-exec) of the loaded program with this id. */
 export function bpfProgramFd(id: number): number {
   return nativeSync(() => bpf().bpfProgGetFdById(id), `open bpf program ${id}`);
+}
+
+// ---- linux.netDevices (native/src/addon/netdev.cc) ------------------------------------------------
+
+export interface MovedNetDevice {
+  host: string;
+  /** Its name in the target namespace (a "%d" template completed). */
+  name: string;
+  index: number;
+  /** How many permanent global addresses were carried over. */
+  addresses: number;
+}
+
+interface NetdevBinding {
+  netdevMove(opts: { to: string; from?: string; devices: { host: string; name: string }[] }): Promise<MovedNetDevice[]>;
+}
+
+/**
+ * Moves network devices by name from the network namespace `from` (an nsfs file; default: this
+ * process's) into `to`, renaming them, keeping their permanent global addresses, and setting them up.
+ */
+export function netdevMove(to: string, devices: { host: string; name: string }[], from?: string): Promise<MovedNetDevice[]> {
+  return native(loadNative<NetdevBinding>().netdevMove({ to, devices, ...(from ? { from } : {}) }), 'move network devices');
 }

@@ -20,6 +20,8 @@ export interface ExitStatus {
 export interface ProcessBinding {
   spawnInit(opts: { helper: string; stdin?: number; stdout?: number; stderr?: number; extraFds?: number[] }): Promise<{ pid: number; sock: number }>;
   channelSend(sock: number, message: string, fds?: number[]): Promise<void>;
+  /** Sends without blocking when the message fits one datagram and the buffer has room; false otherwise. */
+  channelTrySend(sock: number, message: string, fds?: number[]): boolean;
   channelRecv(sock: number): Promise<{ message: string | null; fds: number[] }>;
   waitPid(pid: number): Promise<ExitStatus>;
   pidfdOpen(pid: number): number;
@@ -37,7 +39,10 @@ export class InitChannel {
   constructor(readonly sock: number) {}
 
   async send(message: object, fds: number[] = []): Promise<void> {
-    await native(processBinding().channelSend(this.sock, JSON.stringify(message), fds), 'plan channel');
+    const text = JSON.stringify(message);
+    // Most messages leave at once, on this thread (a send that cannot block); the rest on the pool.
+    if (nativeSync(() => processBinding().channelTrySend(this.sock, text, fds), 'plan channel')) return;
+    await native(processBinding().channelSend(this.sock, text, fds), 'plan channel');
   }
 
   /** The next message, or null at end of stream (the helper exited, or execve closed the channel). */
