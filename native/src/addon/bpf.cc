@@ -70,13 +70,14 @@ Napi::Value ProgLoad(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// bpfProgAttach({cgroup, progFd, flags?}): BPF_PROG_ATTACH with attach type BPF_CGROUP_DEVICE.
-Napi::Value ProgAttach(const Napi::CallbackInfo& info) {
-  const char* fn = "bpfProgAttach";
+// BPF_PROG_ATTACH (with `flags`) or BPF_PROG_DETACH of the device program `progFd` on `cgroup`: the
+// two commands take the same attributes.
+Napi::Value AttachOrDetach(const Napi::CallbackInfo& info, const char* fn, int cmd) {
+  bool attach = cmd == BPF_PROG_ATTACH;
   Napi::Object o = ArgObject(info, 0, fn);
   std::string cgroup = OptString(o, "cgroup", fn);
   int prog = static_cast<int>(OptInt(o, "progFd", fn));
-  auto flags = static_cast<uint32_t>(OptInt(o, "flags", fn, false, BPF_F_ALLOW_MULTI));
+  auto flags = attach ? static_cast<uint32_t>(OptInt(o, "flags", fn, false, BPF_F_ALLOW_MULTI)) : 0U;
   UniqueFd cg = OpenCgroup(info.Env(), cgroup);
   union bpf_attr attr;
   memset(&attr, 0, sizeof(attr));
@@ -84,25 +85,15 @@ Napi::Value ProgAttach(const Napi::CallbackInfo& info) {
   attr.attach_bpf_fd = static_cast<uint32_t>(prog);
   attr.attach_type = BPF_CGROUP_DEVICE;
   attr.attach_flags = flags;
-  if (Bpf(BPF_PROG_ATTACH, &attr) < 0) ThrowErrno(info.Env(), "bpf", "BPF_PROG_ATTACH to " + cgroup);
+  if (Bpf(cmd, &attr) < 0) ThrowErrno(info.Env(), "bpf", attach ? "BPF_PROG_ATTACH to " + cgroup : "BPF_PROG_DETACH from " + cgroup);
   return info.Env().Undefined();
 }
 
+// bpfProgAttach({cgroup, progFd, flags?}): BPF_PROG_ATTACH with attach type BPF_CGROUP_DEVICE.
+Napi::Value ProgAttach(const Napi::CallbackInfo& info) { return AttachOrDetach(info, "bpfProgAttach", BPF_PROG_ATTACH); }
+
 // bpfProgDetach({cgroup, progFd}): BPF_PROG_DETACH of one attached program.
-Napi::Value ProgDetach(const Napi::CallbackInfo& info) {
-  const char* fn = "bpfProgDetach";
-  Napi::Object o = ArgObject(info, 0, fn);
-  std::string cgroup = OptString(o, "cgroup", fn);
-  int prog = static_cast<int>(OptInt(o, "progFd", fn));
-  UniqueFd cg = OpenCgroup(info.Env(), cgroup);
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.target_fd = static_cast<uint32_t>(cg.get());
-  attr.attach_bpf_fd = static_cast<uint32_t>(prog);
-  attr.attach_type = BPF_CGROUP_DEVICE;
-  if (Bpf(BPF_PROG_DETACH, &attr) < 0) ThrowErrno(info.Env(), "bpf", "BPF_PROG_DETACH from " + cgroup);
-  return info.Env().Undefined();
-}
+Napi::Value ProgDetach(const Napi::CallbackInfo& info) { return AttachOrDetach(info, "bpfProgDetach", BPF_PROG_DETACH); }
 
 // bpfProgQuery({cgroup}) -> number[]: the ids of the device programs attached to the cgroup itself.
 Napi::Value ProgQuery(const Napi::CallbackInfo& info) {

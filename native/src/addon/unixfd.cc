@@ -5,6 +5,7 @@
 // the profile's listenerPath (an AF_UNIX SOCK_STREAM socket) with SCM_RIGHTS. The receiving half
 // (listen, accept one connection, read the payload and its fds) and the notification ioctls
 // (SECCOMP_IOCTL_NOTIF_RECV / _SEND) let a seccomp agent be written in Node; the tests use them.
+// The SCM_RIGHTS mechanics are the plan channel's (common/channel.h SendWithFds / RecvWithFds).
 //
 // Waits that may be long (accept, a notification) run on their own thread with a deadline and settle
 // their promise through a ThreadSafeFunction, never on the libuv pool.
@@ -21,18 +22,20 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "addon/module.h"
 #include "addon/process_async.h"
+#include "common/channel.h"
 #include "common/fd.h"
 
 namespace podkit::addon {
 namespace {
 
-constexpr size_t kMaxFds = 16;
+constexpr size_t kMaxFds = kMaxFdsPerMessage;
 constexpr size_t kMaxPayload = 1 << 20;
 
 // Runs `work` on a new thread and settles the returned promise on the JS thread with `done(result)`
@@ -130,25 +133,8 @@ Napi::Value UnixSendFds(const Napi::CallbackInfo& info) {
         size_t off = 0;
         bool first = true;
         while (off < payload.size() || first) {
-          struct iovec iov = {const_cast<char*>(payload.data()) + off, payload.size() - off};
-          struct msghdr mh {};
-          mh.msg_iov = &iov;
-          mh.msg_iovlen = 1;
-          alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
-          if (first && !fds.empty()) {
-            memset(control, 0, sizeof(control));
-            mh.msg_control = control;
-            mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-            struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-            cm->cmsg_level = SOL_SOCKET;
-            cm->cmsg_type = SCM_RIGHTS;
-            cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-            memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
-          }
-          ssize_t n;
-          do {
-            n = sendmsg(s.get(), &mh, MSG_NOSIGNAL);
-          } while (n < 0 && errno == EINTR);
+          std::span<const int> attached = first ? std::span<const int>(fds) : std::span<const int>();
+          ssize_t n = SendWithFds(s.get(), payload.data() + off, payload.size() - off, attached, MSG_NOSIGNAL);
           if (n < 0) return e->Sys("sendmsg", path);
           off += static_cast<size_t>(n);
           first = false;
@@ -203,25 +189,8 @@ bool AcceptFds(int lfd, int timeout, bool untilEof, Received* r, Error* e) {
     w = WaitFd(c.get(), POLLIN, deadline, &rev);
     if (w < 0) return e->Sys("poll", "connection");
     if (w == 0) return e->Set("recvmsg", "the peer did not close the connection before the deadline", ETIMEDOUT);
-    struct iovec iov = {buf.data(), buf.size()};
-    struct msghdr mh {};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof(control);
-    ssize_t n;
-    do {
-      n = recvmsg(c.get(), &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = RecvWithFds(c.get(), buf.data(), buf.size(), &r->fds);
     if (n < 0) return e->Sys("recvmsg", "connection");
-    for (struct cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(&mh, cm)) {
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        const int* p = reinterpret_cast<const int*>(CMSG_DATA(cm));
-        for (size_t i = 0; i < k; i++) r->fds.push_back(p[i]);
-      }
-    }
     if (n == 0) return true;
     r->payload.append(buf.data(), static_cast<size_t>(n));
     if (!untilEof) return true;

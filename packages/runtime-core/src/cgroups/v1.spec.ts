@@ -4,6 +4,7 @@ import { isInvalidArgument, isNotFound } from '@podkit/errdefs';
 import type { LinuxResources } from '@podkit/oci-spec';
 import { makeFakeV1Tree, type FakeV1Tree } from './fake-tree';
 import { applyResources, cgroupPaths, controllerDir, executeV1, stats, KERNEL_MEMORY_WARNING, planResourcesV1, v1Host, v1PrecheckHost, type Hierarchy } from './v1';
+import { thrown } from '../test-support/errors';
 
 const hs: Hierarchy[] = [
   { name: 'memory', controllers: ['memory'], mountpoint: '/sys/fs/cgroup/memory', own: '/process_api/abc' },
@@ -34,16 +35,6 @@ describe('cgroup v1 paths', () => {
     }
   });
 });
-
-/** The error a function throws (or undefined). */
-function thrown(fn: () => unknown): Error | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  return undefined;
-}
 
 describe('cgroup v1 resources (fake v1 tree)', () => {
   let tree: FakeV1Tree;

@@ -8,13 +8,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hostBackend } from '../cgroups/backend';
-import { TestEnv } from '../test-support/run';
+import { describeAsRoot } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const v1 = root && hostBackend().backend.version === 1;
-const describeV1 = v1 ? describe : describe.skip;
-if (!root) console.warn('cgroup-join.priv.spec: skipped, needs root (cgroups)');
-else if (!v1) console.warn('cgroup-join.priv.spec: skipped, this host has no cgroup v1 hierarchies');
+const describeV1 = describeAsRoot('cgroup-join.priv.spec', 'cgroups', () => (hostBackend().backend.version === 1 ? undefined : 'this host has no cgroup v1 hierarchies'));
 
 /** /proc/<pid>/cgroup as {hierarchy name: path}, named as cgroupPaths names them (`systemd` for name=systemd). */
 function cgroupsOf(text: string): Record<string, string> {
@@ -52,13 +49,7 @@ function children(): string[] {
 }
 
 describeV1('cgroup v1 placement', () => {
-  let env: TestEnv;
-  beforeAll(() => {
-    env = new TestEnv();
-  });
-  afterAll(async () => {
-    await env.cleanup();
-  });
+  const env = suiteEnv();
 
   it('puts the created init and an exec in every hierarchy of the container', async () => {
     const c = await env.create(env.spec(['sleep', '1000']));

@@ -11,22 +11,13 @@ import type { LinuxResources } from '@podkit/oci-spec';
 import { hostBackend } from '../cgroups/backend';
 import { KERNEL_MEMORY_WARNING } from '../cgroups/v1';
 import { hostResctrlRoot } from '../intelrdt/resctrl';
-import { TestEnv } from '../test-support/run';
+import { rejectionOf } from '../test-support/errors';
+import { describeAsRoot, waitUntil } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const v1 = root && hostBackend().backend.version === 1;
-const describeV1 = v1 ? describe : describe.skip;
-if (!root) console.warn('cgroups-res.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
-else if (!v1) console.warn('cgroups-res.priv.spec: skipped, this host runs cgroup v2 (these tests check the v1 files)');
-
-/** Polls until `fn` holds (no fixed sleeps), for up to 10 s. */
-async function waitFor(fn: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const describeV1 = describeAsRoot('cgroups-res.priv.spec', 'namespaces, mounts, cgroups', () =>
+  hostBackend().backend.version === 1 ? undefined : 'this host runs cgroup v2 (these tests check the v1 files)',
+);
 
 /** The whole disk (major, minor) that holds `dir`: blk-throttle takes disks, not partitions. */
 function diskOf(dir: string): { major: number; minor: number } {
@@ -38,13 +29,7 @@ function diskOf(dir: string): { major: number; minor: number } {
 }
 
 describeV1('cgroup resources of real containers (cgroup v1)', () => {
-  let env: TestEnv;
-  beforeAll(() => {
-    env = new TestEnv();
-  });
-  afterAll(async () => {
-    await env.cleanup();
-  });
+  const env = suiteEnv();
 
   const read = (dir: string | undefined, file: string) => fs.readFileSync(path.join(dir as string, file), 'utf8').trim();
 
@@ -65,8 +50,7 @@ describeV1('cgroup resources of real containers (cgroup v1)', () => {
       s.linux!.resources = resources;
     });
     const id = env.nextId('res');
-    env.bundle.write(spec);
-    const created = await env.runtime.create(id, { bundle: env.bundle.dir, stdio: {} });
+    const created = await env.create(spec, id);
     expect(created.warnings).toContain(KERNEL_MEMORY_WARNING);
     const p = env.runtime.store.load(id).cgroupPaths;
     expect(read(p['blkio'], 'blkio.throttle.read_bps_device')).toBe(`${dev} ${200 << 20}`);
@@ -81,7 +65,7 @@ describeV1('cgroup resources of real containers (cgroup v1)', () => {
     expect(Number(read(p['memory'], 'memory.kmem.limit_in_bytes'))).toBeGreaterThan(64 << 20);
 
     await env.runtime.start(id);
-    await waitFor(() => fs.existsSync(path.join(env.bundle.rootfs, 'tmp', 'done')));
+    await waitUntil(() => fs.existsSync(path.join(env.bundle.rootfs, 'tmp', 'done')), 'the direct writes');
     // The direct writes went through blk-throttle of the container's cgroup: runc's stats shape.
     const st = env.runtime.stats(id) as { blkio: { ioServiceBytesRecursive?: { major: number; minor?: number; op: string; value: number }[] } };
     const written = st.blkio.ioServiceBytesRecursive?.find((e) => e.major === major && (e.minor ?? 0) === minor && e.op === 'Write');
@@ -119,14 +103,9 @@ describeV1('cgroup resources of real containers (cgroup v1)', () => {
       s.linux!.resources = { cpu: { realtimePeriod: 1000000, realtimeRuntime: Math.min(budget + 10000, 1000000) } };
     });
     const id = env.nextId('rt');
-    let err: unknown;
-    try {
-      await env.create(spec, id);
-    } catch (e) {
-      err = e;
-    }
+    const err = await rejectionOf(env.create(spec, id));
     expect(isInvalidArgument(err)).toBe(true);
-    expect((err as Error).message).toMatch(/^\/linux\/resources\/cpu\/realtimeRuntime: writing "\d+" to .*cpu\.rt_runtime_us failed: EINVAL: a cgroup's realtime runtime must fit in its period and in what its parent \(.* rt_runtime_us \d+ per rt_period_us \d+\) has not given to other children/);
+    expect(err.message).toMatch(/^\/linux\/resources\/cpu\/realtimeRuntime: writing "\d+" to .*cpu\.rt_runtime_us failed: EINVAL: a cgroup's realtime runtime must fit in its period and in what its parent \(.* rt_runtime_us \d+ per rt_period_us \d+\) has not given to other children/);
     expect(env.runtime.list().map((c) => c.id)).not.toContain(id);
     expect(fs.existsSync(path.join(parentDir, spec.linux!.cgroupsPath as string))).toBe(false);
   });
@@ -146,14 +125,9 @@ describeV1('cgroup resources of real containers (cgroup v1)', () => {
         continue;
       }
       const id = env.nextId('no');
-      let err: unknown;
-      try {
-        await env.create(env.spec(['true'], (s) => void (s.linux!.resources = resources)), id);
-      } catch (e) {
-        err = e;
-      }
+      const err = await rejectionOf(env.create(env.spec(['true'], (s) => void (s.linux!.resources = resources)), id));
       expect(isInvalidArgument(err)).toBe(true);
-      expect((err as Error).message).toMatch(re);
+      expect(err.message).toMatch(re);
       expect(env.runtime.list().map((c) => c.id)).not.toContain(id);
     }
   });
@@ -164,14 +138,9 @@ describeV1('cgroup resources of real containers (cgroup v1)', () => {
       return;
     }
     const id = env.nextId('rdt');
-    let err: unknown;
-    try {
-      await env.create(env.spec(['true'], (s) => void (s.linux!.intelRdt = { closID: 'guaranteed', l3CacheSchema: 'L3:0=7f0' })), id);
-    } catch (e) {
-      err = e;
-    }
+    const err = await rejectionOf(env.create(env.spec(['true'], (s) => void (s.linux!.intelRdt = { closID: 'guaranteed', l3CacheSchema: 'L3:0=7f0' })), id));
     expect(isInvalidArgument(err)).toBe(true);
-    expect((err as Error).message).toMatch(/\/linux\/intelRdt: resctrl is not mounted/);
+    expect(err.message).toMatch(/\/linux\/intelRdt: resctrl is not mounted/);
     expect(env.runtime.list().map((c) => c.id)).not.toContain(id);
   });
 
@@ -191,13 +160,8 @@ describeV1('cgroup resources of real containers (cgroup v1)', () => {
     }
     const spec = env.spec(['true'], (s) => void (s.linux!.resources = { blockIO: { weightDevice: [{ major, minor, weight: 400 }] } }));
     const id = env.nextId('w');
-    let err: unknown;
-    try {
-      await env.create(spec, id);
-    } catch (e) {
-      err = e;
-    }
-    expect((err as Error).message).toMatch(
+    const err = await rejectionOf(env.create(spec, id));
+    expect(err.message).toMatch(
       new RegExp(`^/linux/resources/blockIO/weightDevice/0/weight: writing "${major}:${minor} 400" to .*blkio.bfq.weight_device failed: (EOPNOTSUPP|ENOTSUP): the device does not use the BFQ I/O scheduler`),
     );
     expect(env.runtime.list().map((x) => x.id)).not.toContain(id);

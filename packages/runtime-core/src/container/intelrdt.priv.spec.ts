@@ -7,80 +7,48 @@
  * anything is created. Needs root.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { isFailedPrecondition, isInvalidArgument } from '@podkit/errdefs';
 import type { LinuxIntelRdt, Spec } from '@podkit/oci-spec';
 import { hostBackend } from '../cgroups/backend';
 import { makeFakeResctrl, type FakeResctrl } from '../intelrdt/fake-tree';
 import { hostResctrlRoot } from '../intelrdt/resctrl';
-import { makeBundle, type TestBundle } from '../test-support/bundle';
-import { Runtime } from './runtime';
+import { rejectionOf } from '../test-support/errors';
+import { describeAsRoot } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
+import type { Runtime } from './runtime';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('intelrdt.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
-
-let counter = 0;
+const describeRoot = describeAsRoot('intelrdt.priv.spec', 'namespaces, mounts, cgroups');
 
 describeRoot('Intel RDT in the container lifecycle (fake resctrl tree, real containers)', () => {
+  const env = suiteEnv();
   let t: FakeResctrl;
-  let bundle: TestBundle;
-  let stateRoot: string;
   let rt: Runtime;
-  let devnull: number;
-  const made: { rt: Runtime; id: string }[] = [];
 
-  beforeAll(() => {
-    bundle = makeBundle();
-    devnull = fs.openSync('/dev/null', 'r+');
-  });
-  afterAll(() => {
-    fs.closeSync(devnull);
-    bundle.cleanup();
-  });
   beforeEach(() => {
     t = makeFakeResctrl();
-    stateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-state-'));
-    rt = new Runtime({ root: stateRoot, resctrl: { root: t.root, fs: t.fs } });
+    rt = env.runtimeWith({ resctrl: { root: t.root, fs: t.fs } });
   });
   afterEach(async () => {
-    for (const c of made.splice(0)) {
-      try {
-        await c.rt.delete(c.id, { force: true });
-      } catch {
-        /* not created, or deleted already */
-      }
-    }
-    fs.rmSync(stateRoot, { recursive: true, force: true });
+    await env.removeContainers();
     t.cleanup();
   });
 
-  const nextId = () => `rdt-${process.pid}-${++counter}`;
+  const nextId = () => env.nextId('rdt');
 
   /** A busybox config with its own cgroup beneath this process's (relative cgroupsPath). */
   function spec(args: string[], rdt: LinuxIntelRdt, mutate?: (s: Spec) => void): Spec {
-    const s = bundle.spec(args);
-    s.linux = { ...s.linux, cgroupsPath: `podkit-test-${process.pid}-${++counter}`, intelRdt: rdt };
-    mutate?.(s);
-    return s;
+    return env.spec(args, (s) => {
+      s.linux = { ...s.linux, intelRdt: rdt };
+      mutate?.(s);
+    });
   }
 
   async function create(s: Spec, id: string, runtime: Runtime = rt): Promise<number> {
-    bundle.write(s);
-    made.push({ rt: runtime, id });
-    const c = await runtime.create(id, { bundle: bundle.dir, stdio: { stdin: devnull, stdout: devnull, stderr: devnull } });
-    return c.state.pid as number;
+    return (await env.create(s, id, runtime)).pid;
   }
 
-  async function createFails(s: Spec, id: string, runtime: Runtime = rt): Promise<Error> {
-    try {
-      await create(s, id, runtime);
-    } catch (err) {
-      return err as Error;
-    }
-    throw new Error(`create of ${id} should have failed`);
-  }
+  const createFails = (s: Spec, id: string, runtime: Runtime = rt): Promise<Error> => rejectionOf(create(s, id, runtime), `create of ${id}`);
 
   const tasks = (group: string) => t.read(`${group}/tasks`).split('\n').filter(Boolean);
   /** Nothing left of a container: no state folder, no cgroup in any hierarchy. */
@@ -102,8 +70,8 @@ describeRoot('Intel RDT in the container lifecycle (fake resctrl tree, real cont
     expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`/${s.linux!.cgroupsPath as string}\n`);
 
     await rt.start(id);
-    const ex = await rt.exec(id, { args: ['true'], stdio: { stdin: devnull, stdout: devnull, stderr: devnull } });
-    expect(await ex.wait()).toMatchObject({ exitCode: 0 });
+    const ex = await env.exec(id, { args: ['true'] });
+    expect(ex).toMatchObject({ exitCode: 0 });
     expect(tasks(id)).toEqual([String(pid), String(ex.pid)]);
 
     await rt.delete(id, { force: true });
@@ -176,8 +144,8 @@ describeRoot('Intel RDT in the container lifecycle (fake resctrl tree, real cont
   it('a create that fails after the init joined the group (createRuntime hook fails) removes the group', async () => {
     const id = nextId();
     // The hook (in the runtime's namespaces) copies the group's tasks, then fails.
-    const seen = path.join(stateRoot, 'seen-tasks');
-    const hook = path.join(stateRoot, 'hook.sh');
+    const seen = path.join(env.bundle.dir, 'seen-tasks');
+    const hook = path.join(env.bundle.dir, 'hook.sh');
     fs.writeFileSync(hook, `#!/bin/sh\ncat "${path.join(t.root, id, 'tasks')}" > "${seen}"\nexit 1\n`, { mode: 0o755 });
     const s = spec(['true'], { memBwSchema: 'MB:0=50' }, (x) => void (x.hooks = { createRuntime: [{ path: hook }] }));
     const err = await createFails(s, id);
@@ -191,7 +159,7 @@ describeRoot('Intel RDT in the container lifecycle (fake resctrl tree, real cont
   it('a bad intelRdt is refused before anything is created (bad closID, MBA missing from info/)', async () => {
     const noMba = makeFakeResctrl({ mba: false });
     try {
-      const r2 = new Runtime({ root: stateRoot, resctrl: { root: noMba.root, fs: noMba.fs } });
+      const r2 = env.runtimeWith({ resctrl: { root: noMba.root, fs: noMba.fs } });
       const id = nextId();
       const s = spec(['true'], { memBwSchema: 'MB:0=50' });
       const err = await createFails(s, id, r2);
@@ -212,7 +180,7 @@ describeRoot('Intel RDT in the container lifecycle (fake resctrl tree, real cont
       console.warn('intelrdt.priv.spec: resctrl is mounted on this host; the "not mounted" refusal is covered by intelrdt/resctrl.spec.ts only');
       return;
     }
-    const host = new Runtime({ root: stateRoot });
+    const host = env.runtime;
     const id = nextId();
     const s = spec(['true'], { closID: 'gold', l3CacheSchema: 'L3:0=7f0' });
     const err = await createFails(s, id, host);

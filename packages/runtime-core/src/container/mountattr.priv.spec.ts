@@ -6,39 +6,24 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mount, unmount } from '../sys/mount';
-import { TestEnv } from '../test-support/run';
+import { describeAsRoot } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
+import { shareBundleWithUserns, withUserns } from '../test-support/userns';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('mountattr.priv.spec: skipped, needs root (mounts, namespaces, cgroups)');
-
-const HOST_ID = 100000;
-const MAP = [{ containerID: 0, hostID: HOST_ID, size: 65536 }];
-
-function chownTree(dir: string, uid: number): void {
-  fs.lchownSync(dir, uid, uid);
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) chownTree(p, uid);
-    else fs.lchownSync(p, uid, uid);
-  }
-}
+const describeRoot = describeAsRoot('mountattr.priv.spec', 'mounts, namespaces, cgroups');
 
 describeRoot('mount attributes and idmapped mounts (privileged)', () => {
-  let env: TestEnv;
+  const env = suiteEnv();
   let dir: string;
   const mounted: string[] = [];
   beforeAll(() => {
-    env = new TestEnv();
     // One test runs in a user namespace: its root (host uid 100000) must reach the rootfs.
-    fs.chmodSync(env.bundle.dir, 0o711);
-    chownTree(env.bundle.rootfs, HOST_ID);
+    shareBundleWithUserns(env.bundle);
     // Sources live in a 0700 folder: binds reach them through podkit-init's early clone, not by path.
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-mountattr-'));
   });
   afterAll(async () => {
     for (const m of mounted.reverse()) await unmount(m, { detach: true }).catch(() => undefined);
-    await env.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -89,9 +74,7 @@ describeRoot('mount attributes and idmapped mounts (privileged)', () => {
     fs.mkdirSync(src);
     fs.writeFileSync(path.join(src, 'f'), 'x');
     const r = await env.sh('stat -c %u:%g /idm/f /plain/f; touch /idm/made-inside && echo created', (s) => {
-      s.linux!.namespaces!.push({ type: 'user' });
-      s.linux!.uidMappings = MAP;
-      s.linux!.gidMappings = MAP;
+      withUserns(s);
       s.mounts!.push({ destination: '/idm', type: 'bind', source: src, options: ['bind', 'idmap'] });
       s.mounts!.push({ destination: '/plain', type: 'bind', source: src, options: ['bind', 'ro'] });
     });

@@ -8,11 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { netdevMove } from '../sys/native';
-import { TestEnv } from '../test-support/run';
+import { describeAsRoot } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('netdevices.priv.spec: skipped, needs root (network namespaces, mounts, cgroups)');
+const describeRoot = describeAsRoot('netdevices.priv.spec', 'network namespaces, mounts, cgroups');
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 
@@ -65,21 +64,15 @@ const { Runtime } = require(${JSON.stringify(runtimeTs)});
 }
 
 describeRoot('linux.netDevices (privileged, in test network namespaces only)', () => {
-  let env: TestEnv;
+  const env = suiteEnv();
   const made: TestNetns[] = [];
   const netns = (tag: string) => {
     const n = new TestNetns(`podkit-nd-${process.pid}-${tag}`);
     made.push(n);
     return n;
   };
-  beforeAll(() => {
-    env = new TestEnv();
-  });
   afterEach(() => {
     for (const n of made.splice(0)) n.del();
-  });
-  afterAll(async () => {
-    await env.cleanup();
   });
 
   it('moves a device between two namespaces: renamed, permanent global addresses kept, set up', async () => {

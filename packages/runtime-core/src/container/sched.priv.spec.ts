@@ -7,13 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Spec } from '@podkit/oci-spec';
-import { TestEnv } from '../test-support/run';
+import { describeAsRoot } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('sched.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
+const describeRoot = describeAsRoot('sched.priv.spec', 'namespaces, mounts, cgroups');
 
 /** `policy` and `prio` from the text of /proc/<pid>/sched. */
 function schedOf(text: string): { policy: number; prio: number } {
@@ -22,13 +20,7 @@ function schedOf(text: string): { policy: number; prio: number } {
 }
 
 describeRoot('process scheduling attributes (privileged)', () => {
-  let env: TestEnv;
-  beforeAll(() => {
-    env = new TestEnv();
-  });
-  afterAll(async () => {
-    await env.cleanup();
-  });
+  const env = suiteEnv();
 
   const sched = async (mutate: (s: Spec) => void) => {
     const r = await env.run(env.spec(['cat', '/proc/self/sched'], mutate));
@@ -92,14 +84,13 @@ describeRoot('process scheduling attributes (privileged)', () => {
   it('applies the scheduler and ioPriority of an exec process', async () => {
     const c = await env.create(env.spec(['sleep', '1000']));
     await env.runtime.start(c.id);
-    const out = path.join(env.bundle.dir, 'exec-sched.out');
-    const fd = fs.openSync(out, 'w');
+    let out = '';
     try {
-      const h = await env.runtime.exec(c.id, {
+      const ex = await env.exec(c.id, {
         process: { ...env.spec(['x']).process, args: ['cat', '/proc/self/sched'], scheduler: { policy: 'SCHED_BATCH', nice: 3 }, ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 } },
-        stdio: { stdout: fd },
       });
-      expect(await h.wait()).toMatchObject({ exitCode: 0 });
+      expect(ex).toMatchObject({ exitCode: 0 });
+      out = ex.stdout;
       // The I/O priority, read from the host while an exec'd sleep runs.
       const sleeper = await env.runtime.exec(c.id, { process: { ...env.spec(['x']).process, args: ['sleep', '1000'], ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 } } });
       try {
@@ -109,10 +100,9 @@ describeRoot('process scheduling attributes (privileged)', () => {
         await sleeper.wait();
       }
     } finally {
-      fs.closeSync(fd);
       await env.runtime.delete(c.id, { force: true });
     }
-    expect(schedOf(fs.readFileSync(out, 'utf8'))).toEqual({ policy: 3, prio: 123 });
+    expect(schedOf(out)).toEqual({ policy: 3, prio: 123 });
   });
 
   describe('execCPUAffinity (uses CPUs 0 and 1)', () => {
@@ -127,17 +117,14 @@ describeRoot('process scheduling attributes (privileged)', () => {
     const execAffinity = async (affinity: { initial?: string; final?: string } | undefined): Promise<string> => {
       const c = await env.create(env.spec(['sleep', '1000'], (s) => affinity && (s.process!.execCPUAffinity = affinity)));
       await env.runtime.start(c.id);
-      const out = path.join(env.bundle.dir, `aff-${c.id}.out`);
-      const fd = fs.openSync(out, 'w');
       try {
         // Bare args: the exec process is the config's process (with its execCPUAffinity) running grep.
-        const h = await env.runtime.exec(c.id, { args: ['grep', 'Cpus_allowed_list', '/proc/self/status', '/proc/1/status'], stdio: { stdout: fd } });
-        expect(await h.wait()).toMatchObject({ exitCode: 0 });
+        const ex = await env.exec(c.id, { args: ['grep', 'Cpus_allowed_list', '/proc/self/status', '/proc/1/status'] });
+        expect(ex).toMatchObject({ exitCode: 0 });
+        return ex.stdout.replace(/\t/g, ' ');
       } finally {
-        fs.closeSync(fd);
         await env.runtime.delete(c.id, { force: true });
       }
-      return fs.readFileSync(out, 'utf8').replace(/\t/g, ' ');
     };
 
     it('keeps `initial` through the move into the container\'s cgroups when there is no `final`', async () => {

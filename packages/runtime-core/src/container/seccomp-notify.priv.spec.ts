@@ -11,15 +11,15 @@ import * as path from 'node:path';
 import { isFailedPrecondition } from '@podkit/errdefs';
 import type { LinuxSeccomp, Spec } from '@podkit/oci-spec';
 import { seccompNotifIdValid, seccompNotifRecv, seccompNotifSend, unixAcceptFds, unixListen, type SeccompNotification } from '../sys/native';
-import { TestEnv } from '../test-support/run';
+import { rejectionOf } from '../test-support/errors';
+import { describeAsRoot, isRoot, waitUntil } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('seccomp-notify.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
+const describeRoot = describeAsRoot('seccomp-notify.priv.spec', 'namespaces, mounts, cgroups');
 
 /** Debian's runc, the peer the container process state is compared with, when installed. */
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => fs.existsSync(p));
-if (root && !RUNC) console.warn('seccomp-notify.priv.spec: the comparison with runc is skipped, runc is not installed');
+if (isRoot && !RUNC) console.warn('seccomp-notify.priv.spec: the comparison with runc is skipped, runc is not installed');
 
 /** How long the agent waits for a connection or a notification before giving up (a deadline, not a sleep). */
 const DEADLINE_MS = 20_000;
@@ -28,13 +28,7 @@ const MKDIR_NRS = [83, 258];
 const ENOSPC = 28;
 
 /** Polls `cond` until it holds or the deadline passes (then throws `what`). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + DEADLINE_MS;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (cond: () => boolean, what: string) => waitUntil(cond, what, { timeoutMs: DEADLINE_MS, everyMs: 2 });
 
 /** Whether signal `sig` is pending for process `pid` (SigPnd or ShdPnd of /proc/<pid>/status). */
 function pending(pid: number, sig: number): boolean {
@@ -82,12 +76,9 @@ class Agent {
 }
 
 describeRoot('seccomp user notification (privileged)', () => {
-  let env: TestEnv;
+  const env = suiteEnv();
   let sock: string;
   let listenFd: number;
-  beforeAll(() => {
-    env = new TestEnv();
-  });
   beforeEach(() => {
     sock = path.join(env.bundle.dir, `agent-${Date.now()}.sock`);
     listenFd = unixListen(sock);
@@ -95,9 +86,6 @@ describeRoot('seccomp user notification (privileged)', () => {
   afterEach(() => {
     fs.closeSync(listenFd);
     fs.rmSync(sock, { force: true });
-  });
-  afterAll(async () => {
-    await env.cleanup();
   });
 
   const notifyMkdir = (extra?: Partial<LinuxSeccomp>): LinuxSeccomp => ({
@@ -207,21 +195,20 @@ describeRoot('seccomp user notification (privileged)', () => {
     await env.runtime.start(c.id);
     const rec = JSON.parse(fs.readFileSync(path.join(env.root, c.id, 'state.json'), 'utf8')) as { pid: number };
     const second = new Agent(listenFd, () => ({ error: ENOSPC }));
-    const err = path.join(env.bundle.dir, 'exec-notify.err');
-    const efd = fs.openSync(err, 'w');
+    let stderr = '';
     try {
-      const h = await env.runtime.exec(c.id, { args: ['mkdir', '/tmp/e'], stdio: { stderr: efd } });
-      expect(await h.wait()).toMatchObject({ exitCode: 1 });
+      const ex = await env.exec(c.id, { args: ['mkdir', '/tmp/e'] });
+      expect(ex).toMatchObject({ exitCode: 1 });
+      stderr = ex.stderr;
       await second.done;
-      expect(second.state).toMatchObject({ fds: ['seccompFd'], pid: h.pid, state: { id: c.id, status: 'running', pid: rec.pid } });
+      expect(second.state).toMatchObject({ fds: ['seccompFd'], pid: ex.pid, state: { id: c.id, status: 'running', pid: rec.pid } });
       expect(second.seen).toHaveLength(1);
     } finally {
-      fs.closeSync(efd);
       await env.runtime.delete(c.id, { force: true });
     }
     await first.done;
     expect(first.seen).toHaveLength(0);
-    expect(fs.readFileSync(err, 'utf8')).toMatch(/No space left on device/);
+    expect(stderr).toMatch(/No space left on device/);
   });
 
   (RUNC ? it : it.skip)('sends the container process state runc sends: the same fields, fds and metadata, for the same bundle', async () => {
@@ -257,12 +244,9 @@ describeRoot('seccomp user notification (privileged)', () => {
 
   it('fails create with FailedPrecondition naming listenerPath when no agent listens there', async () => {
     const spec = env.spec(['true'], (s) => (s.linux!.seccomp = notifyMkdir({ listenerPath: path.join(env.bundle.dir, 'nobody.sock') })));
-    const err = await env.create(spec).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await rejectionOf(env.create(spec));
     expect(isFailedPrecondition(err)).toBe(true);
-    expect((err as Error).message).toMatch(/linux\.seccomp\.listenerPath: sending the seccomp listener to .*nobody\.sock failed: .*ENOENT/);
+    expect(err.message).toMatch(/linux\.seccomp\.listenerPath: sending the seccomp listener to .*nobody\.sock failed: .*ENOENT/);
     expect(fs.readdirSync(env.root).filter((n) => !n.startsWith('.'))).toEqual([]);
   });
 });

@@ -3,20 +3,13 @@
  * IPC and UTS namespaces and the host's values stay as they were. Needs root.
  */
 import * as fs from 'node:fs';
-import { TestEnv } from '../test-support/run';
+import { describeAsRoot } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('sysctl.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
+const describeRoot = describeAsRoot('sysctl.priv.spec', 'namespaces, mounts, cgroups');
 
 describeRoot('linux.sysctl (privileged)', () => {
-  let env: TestEnv;
-  beforeAll(() => {
-    env = new TestEnv();
-  });
-  afterAll(async () => {
-    await env.cleanup();
-  });
+  const env = suiteEnv();
 
   it('applies net.*, IPC and UTS sysctls in the container\'s namespaces only', async () => {
     const host = (k: string) => fs.readFileSync(`/proc/sys/${k.replace(/\./g, '/')}`, 'utf8');

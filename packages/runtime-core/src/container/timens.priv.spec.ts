@@ -3,24 +3,16 @@
  * personality(2), checked from inside a busybox container. Needs root.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { TestEnv } from '../test-support/run';
+import { describeAsRoot, waitUntil } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('timens.priv.spec: skipped, needs root (namespaces, mounts, cgroups)');
+const describeRoot = describeAsRoot('timens.priv.spec', 'namespaces, mounts, cgroups');
 
 const DAY = 86400;
 const uptime = (text: string) => Number(text.trim().split(/\s+/)[0]);
 
 describeRoot('time namespace and personality (privileged)', () => {
-  let env: TestEnv;
-  beforeAll(() => {
-    env = new TestEnv();
-  });
-  afterAll(async () => {
-    await env.cleanup();
-  });
+  const env = suiteEnv();
 
   it('offsets boottime and monotonic in a new time namespace; exec joins it', async () => {
     const before = uptime(fs.readFileSync('/proc/uptime', 'utf8'));
@@ -33,13 +25,11 @@ describeRoot('time namespace and personality (privileged)', () => {
     await env.runtime.start(c.id);
     const pid = env.runtime.state(c.id).pid;
     // Wait (with a deadline) for the script's first lines.
-    const deadline = Date.now() + 10_000;
     let out = '';
-    while (out.split('\n').length < 5) {
-      if (Date.now() > deadline) throw new Error(`timed out; output so far: ${out}`);
-      await new Promise((r) => setTimeout(r, 10));
-      out = c.output().stdout;
-    }
+    await waitUntil(
+      () => (out = c.output().stdout).split('\n').length >= 5,
+      () => `the first lines; output so far: ${out}`,
+    );
     const after = uptime(fs.readFileSync('/proc/uptime', 'utf8'));
     const lines = out.split('\n');
     // busybox reads /proc/uptime, which shows CLOCK_BOOTTIME of the reader's time namespace.
@@ -49,12 +39,9 @@ describeRoot('time namespace and personality (privileged)', () => {
     expect(lines[3]).toBe(fs.readlinkSync(`/proc/${pid}/ns/time`));
     expect(lines[3]).not.toBe(fs.readlinkSync('/proc/self/ns/time'));
 
-    const file = path.join(env.bundle.dir, 'exec-time.out');
-    const fd = fs.openSync(file, 'w');
-    const h = await env.runtime.exec(c.id, { args: ['sh', '-c', 'readlink /proc/self/ns/time; cat /proc/uptime'], stdio: { stdout: fd } });
-    fs.closeSync(fd);
-    expect(await h.wait()).toMatchObject({ exitCode: 0 });
-    const ex = fs.readFileSync(file, 'utf8').split('\n');
+    const exec = await env.exec(c.id, { args: ['sh', '-c', 'readlink /proc/self/ns/time; cat /proc/uptime'] });
+    expect(exec).toMatchObject({ exitCode: 0 });
+    const ex = exec.stdout.split('\n');
     expect(ex[0]).toBe(lines[3]);
     expect(uptime(ex[1] ?? '')).toBeGreaterThanOrEqual(before + 10 * DAY);
     await env.runtime.delete(c.id, { force: true });

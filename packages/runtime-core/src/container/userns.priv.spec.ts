@@ -8,46 +8,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isInvalidArgument } from '@podkit/errdefs';
 import type { Spec } from '@podkit/oci-spec';
-import { TestEnv } from '../test-support/run';
+import { rejectionOf } from '../test-support/errors';
+import { describeAsRoot, waitUntil } from '../test-support/priv';
+import { suiteEnv } from '../test-support/run';
+import { shareBundleWithUserns, USERNS_HOST_ID as HOST_ID, USERNS_MAP as MAP, withUserns } from '../test-support/userns';
 import { writeIdMaps } from './init-driver';
 
-const root = process.getuid?.() === 0;
-const describeRoot = root ? describe : describe.skip;
-if (!root) console.warn('userns.priv.spec: skipped, needs root (user namespaces, mounts, cgroups)');
-
-const HOST_ID = 100000;
-const MAP = [{ containerID: 0, hostID: HOST_ID, size: 65536 }];
-
-/** Gives the rootfs to the container's root (host uid 100000), so it can write it. */
-function chownTree(dir: string, uid: number): void {
-  fs.lchownSync(dir, uid, uid);
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) chownTree(p, uid);
-    else fs.lchownSync(p, uid, uid);
-  }
-}
-
-export function withUserns(s: Spec): void {
-  s.linux!.namespaces!.push({ type: 'user' });
-  s.linux!.uidMappings = MAP;
-  s.linux!.gidMappings = MAP;
-}
+const describeRoot = describeAsRoot('userns.priv.spec', 'user namespaces, mounts, cgroups');
 
 function nsInode(pid: number, type: string): string {
   return fs.readlinkSync(`/proc/${pid}/ns/${type}`);
 }
 
 describeRoot('user namespaces (privileged)', () => {
-  let env: TestEnv;
+  const env = suiteEnv();
   beforeAll(() => {
-    env = new TestEnv();
     // The container's root is host uid 100000: it must be able to reach the rootfs (as with runc).
-    fs.chmodSync(env.bundle.dir, 0o711);
-    chownTree(env.bundle.rootfs, HOST_ID);
-  });
-  afterAll(async () => {
-    await env.cleanup();
+    shareBundleWithUserns(env.bundle);
   });
 
   it('runs as root of a new user namespace with the maps, setgroups and capabilities asked for', async () => {
@@ -105,12 +82,9 @@ describeRoot('user namespaces (privileged)', () => {
     ).rejects.toThrow(/\/linux\/uidMappings do not match the maps of the user namespace joined by path/);
 
     // exec joins the container's user namespace (and becomes its root).
-    const out = path.join(env.bundle.dir, 'exec-userns.out');
-    const fd = fs.openSync(out, 'w');
-    const h = await env.runtime.exec(a.id, { args: ['sh', '-c', 'readlink /proc/self/ns/user; id -u; grep CapEff /proc/self/status'], stdio: { stdout: fd } });
-    fs.closeSync(fd);
-    expect(await h.wait()).toMatchObject({ exitCode: 0 });
-    const lines = fs.readFileSync(out, 'utf8').split('\n');
+    const ex = await env.exec(a.id, { args: ['sh', '-c', 'readlink /proc/self/ns/user; id -u; grep CapEff /proc/self/status'] });
+    expect(ex).toMatchObject({ exitCode: 0 });
+    const lines = ex.stdout.split('\n');
     // The config's capabilities (AUDIT_WRITE, KILL, NET_BIND_SERVICE), held in the namespace.
     expect(lines.slice(0, 3)).toEqual([nsInode(apid, 'user'), '0', 'CapEff:\t0000000020000420']);
     await env.runtime.delete(a.id, { force: true });
@@ -162,11 +136,7 @@ describeRoot('user namespaces (privileged)', () => {
     const child = spawn('unshare', ['--user', 'sleep', '1000'], { stdio: 'ignore' });
     try {
       const pid = child.pid as number;
-      const deadline = Date.now() + 10_000;
-      while (fs.readlinkSync(`/proc/${pid}/ns/user`) === fs.readlinkSync('/proc/self/ns/user') || fs.readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'sleep\n') {
-        if (Date.now() > deadline) throw new Error('unshare did not start');
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitUntil(() => fs.readlinkSync(`/proc/${pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user') && fs.readFileSync(`/proc/${pid}/comm`, 'utf8') === 'sleep\n', 'unshare to start');
       writeIdMaps(pid, { uidMappings: MAP, gidMappings: MAP, setgroups: 'deny' });
       expect(fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8')).toBe('deny\n');
       expect(fs.readFileSync(`/proc/${pid}/gid_map`, 'utf8').trim().split(/\s+/)).toEqual(['0', String(HOST_ID), '65536']);
@@ -179,13 +149,9 @@ describeRoot('user namespaces (privileged)', () => {
 
   it('refuses maps without a user namespace and a new user namespace without maps, by path', async () => {
     const bad = async (mutate: (s: Spec) => void) => {
-      try {
-        await env.sh('true', mutate);
-      } catch (err) {
-        expect(isInvalidArgument(err)).toBe(true);
-        return (err as Error).message;
-      }
-      throw new Error('expected an error');
+      const err = await rejectionOf(env.sh('true', mutate));
+      expect(isInvalidArgument(err)).toBe(true);
+      return err.message;
     };
     expect(await bad((s) => (s.linux!.uidMappings = MAP))).toMatch(/\/linux\/uidMappings: (needs|requires) a user namespace/);
     expect(await bad((s) => s.linux!.namespaces!.push({ type: 'user' }))).toMatch(/\/linux\/uidMappings: a new user namespace .* needs uid mappings/);

@@ -5,15 +5,7 @@ import type { LinuxIntelRdt } from '@podkit/oci-spec';
 import { makeFakeResctrl, type FakeResctrl } from './fake-tree';
 import { spawnSync } from 'node:child_process';
 import { applyIntelRdt, findResctrlMount, hostResctrlRoot, intelRdtIssues, placeIntelRdt, planIntelRdt, removeIntelRdt, taskAlive } from './resctrl';
-
-function thrown(fn: () => unknown): Error | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  return undefined;
-}
+import { thrown } from '../test-support/errors';
 
 describe('Intel RDT through resctrl (fake resctrl tree)', () => {
   let t: FakeResctrl;

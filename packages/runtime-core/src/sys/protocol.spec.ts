@@ -1,7 +1,7 @@
 /** The plan protocol with a real podkit-init: framing, versioning and typed error reports (no root needed). */
 import { PLAN_PROTOCOL_VERSION } from '../plan/types';
 import { nativeInfo } from './native';
-import { spawnInit, waitPid } from './process';
+import { processBinding, spawnInit, waitPid } from './process';
 
 async function exchange(message: object): Promise<Record<string, unknown> | null> {
   const { pid, channel } = await spawnInit();
@@ -41,6 +41,23 @@ describe('plan protocol', () => {
       plan: { mode: 'create', clone: [], join: [{ type: 'network', path: '/nonexistent/ns/net' }], process: { args: ['true'], env } },
     });
     expect(reply).toEqual({ type: 'error', phase: 'namespaces', syscall: 'open', errno: 'ENOENT', message: 'namespace network at /nonexistent/ns/net' });
+  });
+
+  it('sends a one-datagram message at once on this thread, a larger one through the pool', async () => {
+    const binding = processBinding();
+    const trySend = jest.spyOn(binding, 'channelTrySend');
+    const send = jest.spyOn(binding, 'channelSend');
+    try {
+      expect(await exchange({ type: 'continue' })).toMatchObject({ type: 'error', errno: 'EPROTO' });
+      expect(trySend.mock.results.map((r) => r.value)).toEqual([true]);
+      expect(send).not.toHaveBeenCalled();
+      expect(await exchange({ type: 'continue', pad: 'x'.repeat(40_000) })).toMatchObject({ type: 'error', errno: 'EPROTO' });
+      expect(trySend.mock.results.map((r) => r.value)).toEqual([true, false]);
+      expect(send).toHaveBeenCalledTimes(1);
+    } finally {
+      trySend.mockRestore();
+      send.mockRestore();
+    }
   });
 
   it('escapes strings both ways (quotes, control characters, unicode)', async () => {
