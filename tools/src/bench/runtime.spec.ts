@@ -18,6 +18,11 @@ describe('runtime bench RATIO lines', () => {
     expect(meets(slow[0]!.value, slow[0]!.target)).toBe(false);
   });
 
+  it('prints a ratio whatever extra figures it is given (a difference that noise made negative)', () => {
+    const noisy = { ...medians, nodeMedianMs: 200, podrunOwnMs: -10, cliRatio: -0.2 };
+    expect(parseRatios('runtime', ratioLines(noisy).join('\n')).map((r) => r.value)).toEqual([-0.2, 0.4]);
+  });
+
   it('refuses to print a ratio without a runc median', () => {
     expect(() => ratioLines({ ...medians, runcMedianMs: 0 })).toThrow(/no median for runcMedianMs/);
     expect(() => ratioLines({ ...medians, libraryMedianMs: NaN })).toThrow(/no median for libraryMedianMs/);

@@ -1,7 +1,7 @@
 /**
  * dist/podrun.bundle.js (scripts/bundle-cli.js), the form bin/podrun runs: pure ASCII, fresh while the
  * bundled files are the ones it was made from — a copy with new mtimes but the same text (an nx cache
- * restore) still is, a changed text is not — and its code cache is accepted. Works on a copy of the
+ * restore) still is, and says so in a stamp, a changed text is not — and its code cache is accepted. Works on a copy of the
  * bundled files, never on dist itself. Needs a build (the test skips, saying so, without one).
  */
 import * as fs from 'node:fs';
@@ -67,9 +67,17 @@ describe('podrun bundle', () => {
     const later = new Date(Date.now() + 60_000);
     for (const k of keys) fs.utimesSync(path.join(copyDist, k), later, later);
     expect(bundle.fresh()).toBe(true);
-    // One module's text differs (tsc after an edit, without the bundle step): dist/ must be used.
+    // ... and it remembers that in a stamp for this build, with the new mtimes.
+    const stamp = JSON.parse(fs.readFileSync(path.join(copyDist, 'podrun.bundle.stamp'), 'utf8')) as { checks: [string, number, number][] };
+    // mtimeMs is a float made from seconds + nanoseconds: 1795987740241 may read back as ...240.999.
+    expect(stamp.checks.map(([, , mtime]) => Math.round(mtime))).toEqual(stamp.checks.map(() => later.getTime()));
+    expect(bundle.fresh()).toBe(true);
+    // tsc after an edit, without the bundle step: every file written again, one module's text differs.
+    // dist/ must be used.
     const state = path.join(copyDist, 'container', 'state.js');
     fs.appendFileSync(state, '\n// edited\n');
+    const rebuilt = new Date(Date.now() + 120_000);
+    for (const k of keys) fs.utimesSync(path.join(copyDist, k), rebuilt, rebuilt);
     expect(bundle.fresh()).toBe(false);
     // Gone: likewise.
     fs.rmSync(state);

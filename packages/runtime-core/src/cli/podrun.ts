@@ -217,8 +217,10 @@ const HANDLERS: Record<string, Handler> = {
     }
     const code = waitAndForward(created.pidfd, logger);
     const { deleteContainer } = require('../container/delete') as typeof import('../container/delete');
+    const { startCreated } = require('../container/start') as typeof import('../container/start');
     try {
-      for (const w of await start(store, id(p))) logger.log('warning', w);
+      // Just created, and its pidfd in hand: no need to look the container up again.
+      for (const w of await startCreated(store, created.record, created.pidfd)) logger.log('warning', w);
     } catch (err) {
       await deleteContainer(store, id(p), { force: true }).catch(() => undefined);
       throw err;

@@ -4,7 +4,7 @@ import { FailedPreconditionError } from '@podkit/errdefs';
 import { releaseExecFifo } from '../sys/process';
 import { hookState, runHooksWarn } from './hooks';
 import { can } from './state';
-import type { StateStore } from './store';
+import type { StateRecord, StateStore } from './store';
 
 /** Returns warnings: poststart hooks that failed (the container runs anyway, as runc). */
 export async function start(store: StateStore, id: string): Promise<string[]> {
@@ -13,12 +13,20 @@ export async function start(store: StateStore, id: string): Promise<string[]> {
   if (!can.start(status)) throw new FailedPreconditionError(`cannot start a container that is ${status}`);
   const pidfd = store.openProcess(rec);
   try {
-    await releaseExecFifo(store.fifo(id), pidfd);
+    return await startCreated(store, rec, pidfd);
   } finally {
     fs.closeSync(pidfd);
   }
+}
+
+/**
+ * `start` of a container this process has just created and holds the init's pidfd of (`podrun run`):
+ * no second look at its record and process. Fails as `start` does if the init died meanwhile.
+ */
+export async function startCreated(store: StateStore, rec: StateRecord, pidfd: number): Promise<string[]> {
+  await releaseExecFifo(store.fifo(rec.id), pidfd);
   try {
-    fs.unlinkSync(store.fifo(id));
+    fs.unlinkSync(store.fifo(rec.id));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
