@@ -12,14 +12,20 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `file` atomically: readers see the old content or the new, never a part. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+/**
+ * Writes `data` to `file` atomically: readers see the old content or the new, never a part. With
+ * `durable` (the default) the file and its directory are fsynced, so the new content also survives a
+ * crash of the machine; without, only other processes' view is atomic (for records that mean nothing
+ * once their writer is gone, such as leases).
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fh = await fsp.open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -29,7 +35,7 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
 export async function readJsonOrUndefined<T>(file: string): Promise<T | undefined> {

@@ -27,6 +27,16 @@ import { podimgCommand } from '../images/podimg';
 import { TestRegistry } from '../images/registry';
 import { skopeoPush } from '../images/busybox';
 
+/**
+ * podimg as a user runs it: the committed launcher executed itself (its shebang carries the CLI's V8
+ * flags), not `node bin/podimg`; from the sources when the workspace is not built.
+ */
+function podimg(argv: string[]): [string, string[]] {
+  const [node, args] = podimgCommand(argv);
+  const [first, ...rest] = args;
+  return first !== undefined && first.endsWith(path.join('bin', 'podimg')) ? [first, rest] : [node, args];
+}
+
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {
   const i = args.indexOf(name);
@@ -160,7 +170,7 @@ async function main(): Promise<void> {
         `podimg pull (${t})`,
         () => {
           const root = fs.mkdtempSync(path.join(work, 'podimg-'));
-          const [cmd, argv] = podimgCommand(['--root', root, '--insecure-registry', reg.host, 'pull', ref(t)]);
+          const [cmd, argv] = podimg(['--root', root, '--insecure-registry', reg.host, 'pull', ref(t)]);
           try {
             return run(cmd, argv);
           } finally {

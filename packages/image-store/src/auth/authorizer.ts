@@ -12,8 +12,9 @@
  *
  * Secrets (passwords, tokens) are never put in error messages; errors name the host and the user.
  */
-import { Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, PermissionDeniedError, UnavailableError, isPodkitError } from '@podkit/errdefs';
+import { httpRequest } from '../http/undici';
 import { Challenge, parseChallenges } from './challenge';
 import { Credentials } from './config-file';
 
@@ -210,11 +211,12 @@ export class Authorizer {
     this.tokenRequests++;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(realm, {
+      res = await httpRequest(this.opts.dispatcher, {
+        origin: realm.origin,
+        path: realm.pathname + realm.search,
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
-        ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
         headersTimeout: this.opts.timeoutMs ?? 30_000,
         bodyTimeout: this.opts.timeoutMs ?? 30_000,
       });

@@ -4,8 +4,9 @@
  * streamed body cannot be sent twice, so callers that stream make a small request first (a HEAD or
  * the upload POST), which settles the authorization for the scopes.
  */
-import { Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PermissionDeniedError } from '@podkit/errdefs';
+import { httpRequest } from '../http/undici';
 import { Authorizer } from './authorizer';
 
 export interface AuthorizedRequest {
@@ -26,7 +27,7 @@ async function send(req: AuthorizedRequest, authorization: string | undefined): 
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
   if (authorization !== undefined) headers['authorization'] = authorization;
   // Network errors go up as undici threw them (with their `code`), so callers can decide to retry.
-  return req.dispatcher.request({
+  return httpRequest(req.dispatcher, {
     origin: u.origin,
     path: u.pathname + u.search,
     method: req.method,

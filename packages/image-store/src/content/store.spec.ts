@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isDataLoss, isFailedPrecondition, isNotFound, isUnavailable } from '@podkit/errdefs';
 import { digestOf } from '@podkit/oci-spec';
-import { ContentStore } from './store';
+import { ContentStore, WRITE_BATCH } from './store';
 
 describe('ContentStore', () => {
   let root: string;
@@ -32,6 +32,26 @@ describe('ContentStore', () => {
     expect(fs.readFileSync(store.blobPath(digest))).toEqual(data);
     expect(fs.statSync(store.blobPath(digest)).mode & 0o777).toBe(0o444);
     expect(await store.ingestions()).toEqual([]);
+  });
+
+  it('writes batch-sized chunks as they are, between small ones that are batched', async () => {
+    const big = crypto.randomBytes(3 * WRITE_BATCH + 777);
+    const d = digestOf(big);
+    const w = await store.writer('ref-big', { expected: { digest: d, size: big.length } });
+    // small, then whole batches (each written without a copy), then a tail; the caller reuses its
+    // buffer after each write, which must not change what was written.
+    const scratch = Buffer.alloc(2 * WRITE_BATCH);
+    const parts = [big.subarray(0, 100), big.subarray(100, 100 + WRITE_BATCH), big.subarray(100 + WRITE_BATCH, 100 + 2 * WRITE_BATCH + 1), big.subarray(100 + 2 * WRITE_BATCH + 1)];
+    await w.write(parts[0]!);
+    for (const p of parts.slice(1)) {
+      const copy = scratch.subarray(0, p.length);
+      p.copy(copy);
+      await w.write(copy);
+      copy.fill(0);
+    }
+    expect(w.offset).toBe(big.length);
+    expect(await w.commit()).toBe(d);
+    expect(fs.readFileSync(store.blobPath(d))).toEqual(big);
   });
 
   it('refuses a wrong size (keeping the ingestion) and a wrong digest (dropping it)', async () => {

@@ -21,7 +21,8 @@ import { exists, fsyncDir, pidAlive, pollUntil, readJsonOrUndefined, writeFileAt
 
 export type Labels = Record<string, string>;
 
-const WRITE_BATCH = 1024 * 1024;
+/** Bytes gathered before a write to the data file; exported for the pull, which hands over whole batches. */
+export const WRITE_BATCH = 1024 * 1024;
 
 export interface BlobInfo {
   digest: Digest;
@@ -50,7 +51,8 @@ export interface WriterOptions {
 export class ContentWriter {
   private digester = new Digester();
   private closed = false;
-  private readonly batch = Buffer.allocUnsafe(WRITE_BATCH);
+  /** Small writes gather here (allocated on the first one: a pull hands over whole batches). */
+  private batchBuf: Buffer | undefined;
   private batchBytes = 0;
   /** Bytes in the data file (the rest of `offset` waits in the batch). */
   private flushed = 0;
@@ -109,27 +111,40 @@ export class ContentWriter {
       throw new DataLossError(`ingestion ${this.ref}: more than the expected ${this.expected.size} bytes`, { details: { field: 'size' } });
     }
     this.digester.update(chunk);
+    const src = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.batchBytes === 0 && src.length >= WRITE_BATCH) {
+      // Already batch-sized (a pull hands over whole batches): written as is, no copy. The caller's
+      // buffer is free again once write() resolves, as with the copy.
+      await this.writeAt(src);
+      return;
+    }
     // Network chunks are small (16-64 KiB): copy them into a 1 MiB batch and write that (the copy
     // also frees callers to reuse their buffer as soon as write() returns).
-    const src = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const batch = (this.batchBuf ??= Buffer.allocUnsafe(WRITE_BATCH));
     let off = 0;
     while (off < src.length) {
-      const n = src.copy(this.batch, this.batchBytes, off);
+      const n = src.copy(batch, this.batchBytes, off);
       this.batchBytes += n;
       off += n;
-      if (this.batchBytes === this.batch.length) await this.flush();
+      if (this.batchBytes === batch.length) await this.flush();
     }
   }
 
   /** Writes the batched bytes at the end of the data file. */
   async flush(): Promise<void> {
+    if (this.batchBuf === undefined || this.batchBytes === 0) return;
+    await this.writeAt(this.batchBuf.subarray(0, this.batchBytes));
+    this.batchBytes = 0;
+  }
+
+  /** Appends `buf` to the data file (after what is flushed). */
+  private async writeAt(buf: Buffer): Promise<void> {
     let off = 0;
-    while (off < this.batchBytes) {
-      const { bytesWritten } = await this.fh.write(this.batch, off, this.batchBytes - off, this.flushed);
+    while (off < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off, this.flushed);
       off += bytesWritten;
       this.flushed += bytesWritten;
     }
-    this.batchBytes = 0;
   }
 
   /** Drops everything written so far (the source restarted from byte 0). */

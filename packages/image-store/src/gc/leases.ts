@@ -63,7 +63,9 @@ export class Lease {
   }
 
   private save(): Promise<void> {
-    return writeFileAtomic(this.file, JSON.stringify(this.record), 0o600);
+    // Atomic for other processes (a GC reads it), not fsynced: a lease protects only while its holder
+    // runs, and after a crash of the machine every lease is stale anyway.
+    return writeFileAtomic(this.file, JSON.stringify(this.record), 0o600, { durable: false });
   }
 
   /** Adds resources to the lease; they are protected once this resolves. */

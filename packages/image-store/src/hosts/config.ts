@@ -19,7 +19,8 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as tls from 'node:tls';
-import { Agent, Dispatcher, interceptors } from 'undici';
+import type { Dispatcher } from 'undici';
+import { redirectInterceptor, undiciAgent } from '../http/undici';
 import { FieldIssue, InvalidArgumentError, invalidDocument } from '@podkit/errdefs';
 
 export const DEFAULT_HOSTS_FILE = '/etc/podkit/registries.json';
@@ -244,6 +245,7 @@ export class RegistryHosts {
     let d = this.dispatchers.get(key);
     if (!d) {
       const t = this.agentOptions.timeoutMs;
+      const Agent = undiciAgent();
       d = new Agent({
         headersTimeout: t,
         bodyTimeout: t,
@@ -254,7 +256,7 @@ export class RegistryHosts {
           ...(ep.tls.key ? { key: ep.tls.key } : {}),
           ...(ep.tls.skipVerify ? { rejectUnauthorized: false } : {}),
         },
-      }).compose(interceptors.redirect({ maxRedirections: this.agentOptions.maxRedirections }));
+      }).compose(redirectInterceptor({ maxRedirections: this.agentOptions.maxRedirections }));
       this.dispatchers.set(key, d);
     }
     return d;

@@ -43,7 +43,7 @@ import {
   validateImageIndex,
   validateImageManifest,
 } from '@podkit/oci-spec';
-import { ContentStore, ContentWriter } from '../content/store';
+import { ContentStore, ContentWriter, WRITE_BATCH } from '../content/store';
 import { exists, readJsonOrUndefined, writeFileAtomic } from '../fsutil';
 import { RegistryClient, RegistryClientOptions } from '../registry/client';
 import type { PullSource } from '../layout/pull-source';
@@ -51,13 +51,21 @@ import { unpackLayerStream } from '../unpack/layer';
 import { Lease } from '../gc/leases';
 import { collectGarbage, GcReport } from '../gc/collect';
 import { chainIds } from '../snapshot/chain';
-import { OverlaySnapshotter } from '../snapshot/overlay';
+import { LayerImport, OverlaySnapshotter, dirUsageSync } from '../snapshot/overlay';
+import type { Usage } from '../snapshot/types';
 import type { MountDescriptor } from '../snapshot/mount-descriptor';
 import { ImageRecord, PullEvent } from './types';
 import { bounded } from '../bounded';
+import { rebatch } from '../rebatch';
 
 /** Label on a layer snapshot: the layer's diff ID (its name is the chain ID). */
 export const DIFF_ID_LABEL = 'podkit.io/diff-id';
+
+/** A layer extracted into a staging directory, waiting to be committed as a snapshot. */
+interface Staged {
+  dir: string;
+  usage: Usage;
+}
 
 /** A layer to extract while its blob downloads: its diff ID and the chain ID naming its snapshot. */
 interface LayerTarget {
@@ -97,7 +105,7 @@ function parseJson(body: Buffer, what: string): unknown {
 
 export class ImageStore {
   readonly client: RegistryClient;
-  private readonly inflightBlobs = new Map<string, Promise<string | undefined>>();
+  private readonly inflightBlobs = new Map<string, Promise<Staged | undefined>>();
   private readonly inflightPulls = new Map<string, Promise<ImageRecord>>();
 
   private constructor(
@@ -191,11 +199,12 @@ export class ImageStore {
     }
     const manifest: ImageManifest = validateImageManifest(parseJson(manifestBody, 'manifest'));
     await lease.add({ digests: [manifestDesc.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)] });
-    await this.content.putBlob(manifestBody, manifestDesc.digest);
-
     const maxConfig = this.opts.maxConfigSize ?? 8 * 1024 * 1024;
     if (manifest.config.size > maxConfig) throw new InvalidArgumentError(`${name}: config of ${manifest.config.size} bytes exceeds the limit of ${maxConfig}`, { details: { field: 'config.size' } });
-    await this.fetchBlob(ref, manifest.config, emit, undefined, client);
+    // Storing the manifest (two fsyncs) overlaps the config's download; both settle before going on.
+    const [fetched, stored] = await Promise.allSettled([this.fetchBlob(ref, manifest.config, emit, undefined, client), this.content.putBlob(manifestBody, manifestDesc.digest)]);
+    if (fetched.status === 'rejected') throw fetched.reason;
+    if (stored.status === 'rejected') throw stored.reason;
     const config: ImageConfig = validateImageConfig(parseJson(await this.content.readBlob(manifest.config.digest, maxConfig), 'config'));
     const diffIds = config.rootfs.diff_ids as Digest[];
     if (diffIds.length !== manifest.layers.length) {
@@ -207,10 +216,10 @@ export class ImageStore {
     for (const w of work) emit({ type: 'layer', digest: w.desc.digest as Digest, status: 'waiting', done: 0, total: w.desc.size });
     // Layers download and extract in parallel, each into its own staging directory; they become
     // committed snapshots afterwards, in chain order (a snapshot's parent must exist first).
-    const staged = new Map<string, string>();
+    const staged = new Map<string, Staged>();
     await bounded(work, opts.concurrency ?? 3, async (w) => {
-      const dir = await this.fetchBlob(ref, w.desc, emit, opts.unpack === false ? undefined : w.layer, client);
-      if (dir !== undefined) staged.set(w.layer.chainId, dir);
+      const st = await this.fetchBlob(ref, w.desc, emit, opts.unpack === false ? undefined : w.layer, client);
+      if (st !== undefined) staged.set(w.layer.chainId, st);
     });
     if (opts.unpack !== false) await this.commitLayers(work, staged);
 
@@ -239,7 +248,7 @@ export class ImageStore {
    * Ensures a blob is in the content store and, when `layer` is given, its layer extracted: returns the
    * staging directory it was extracted into, or undefined when its snapshot already exists.
    */
-  private fetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined, client: PullSource = this.client): Promise<string | undefined> {
+  private fetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined, client: PullSource = this.client): Promise<Staged | undefined> {
     const key = `${desc.digest}|${layer?.chainId ?? ''}`;
     let p = this.inflightBlobs.get(key);
     if (!p) {
@@ -249,7 +258,7 @@ export class ImageStore {
     return p;
   }
 
-  private async doFetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined, client: PullSource = this.client): Promise<string | undefined> {
+  private async doFetchBlob(ref: Reference, desc: Descriptor, emit: (e: PullEvent) => void, layer: LayerTarget | undefined, client: PullSource = this.client): Promise<Staged | undefined> {
     const digest = desc.digest as Digest;
     const layerReady = layer === undefined || this.snapshotter.has(layer.chainId);
     if ((await this.content.has(digest)) && layerReady) {
@@ -258,9 +267,9 @@ export class ImageStore {
     }
     if ((await this.content.has(digest)) && layer !== undefined) {
       // Downloaded before, not extracted yet: extract from the store.
-      const dir = await this.extract(desc, layer, (await this.content.readStream(digest)) as AsyncIterable<Buffer>);
+      const st = await this.extract(desc, layer, (await this.content.readStream(digest)) as AsyncIterable<Buffer>);
       emit({ type: 'layer', digest, status: 'done', done: desc.size, total: desc.size });
-      return dir;
+      return st;
     }
     let writer: ContentWriter;
     try {
@@ -279,48 +288,67 @@ export class ImageStore {
     let done = resumedAt;
     async function* source(): AsyncGenerator<Buffer> {
       if (layer !== undefined && resumedAt > 0) yield* writer.readPrefix();
-      for await (const chunk of client.blob(ref, desc, resumedAt)) {
-        await writer.write(chunk);
-        done += chunk.length;
-        emit({ type: 'layer', digest, status: 'downloading', done, total: desc.size });
-        yield chunk;
+      // Whole batches go to the store (written without a copy) and on to the extractor; a batch is
+      // written to the store while the extractor already decompresses it.
+      let pending: Promise<void> = Promise.resolve();
+      try {
+        for await (const batch of rebatch(client.blob(ref, desc, resumedAt), WRITE_BATCH)) {
+          await pending;
+          pending = writer.write(batch);
+          pending.catch(() => undefined); // surfaces at the next await of it
+          done += batch.length;
+          emit({ type: 'layer', digest, status: 'downloading', done, total: desc.size });
+          yield batch;
+        }
+      } finally {
+        // Also when the extractor stops early: the writer must be idle before it is closed.
+        await pending;
       }
     }
-    let dir: string | undefined;
+    let st: Staged | undefined;
     try {
       if (layer !== undefined) {
-        dir = await this.extract(desc, layer, source());
+        st = await this.extract(desc, layer, source(), () => writer.commit(desc.size, digest));
       } else {
         for await (const _ of source()) {
           /* stored by source() */
         }
+        await writer.commit(desc.size, digest);
       }
-      await writer.commit(desc.size, digest);
     } catch (err) {
-      if (dir !== undefined) await fsp.rm(dir, { recursive: true, force: true });
       // Keep what was downloaded for a later resume, unless the bytes themselves are wrong.
       if (isDataLoss(err)) await writer.abort().catch(() => undefined);
       else await writer.close().catch(() => undefined);
       throw err;
     }
     emit({ type: 'layer', digest, status: 'done', done: desc.size, total: desc.size });
-    return dir;
+    return st;
   }
 
-  /** Extracts a layer into a fresh staging directory of the snapshotter (removed again on failure). */
-  private async extract(desc: Descriptor, layer: LayerTarget, src: AsyncIterable<Buffer>): Promise<string> {
+  /**
+   * Extracts a layer into a fresh staging directory of the snapshotter (removed again on failure) and
+   * measures it for its snapshot record; `then` (committing the blob) runs during the measuring.
+   */
+  private async extract(desc: Descriptor, layer: LayerTarget, src: AsyncIterable<Buffer>, then?: () => Promise<unknown>): Promise<Staged> {
     const staging = await this.snapshotter.stagingDir();
     try {
       await unpackLayerStream(src, layerCompression(desc.mediaType), staging, { target: 'overlay', expectedDiffId: layer.diffId });
-      return staging;
+      const pending = then?.();
+      const usage = dirUsageSync(staging);
+      await pending;
+      return { dir: staging, usage };
     } catch (err) {
       await fsp.rm(staging, { recursive: true, force: true });
       throw err;
     }
   }
 
-  /** Moves extracted layers in as committed snapshots, bottom first; layers that exist already are skipped. */
-  private async commitLayers(work: Array<{ desc: Descriptor; layer: LayerTarget }>, staged: Map<string, string>): Promise<void> {
+  /**
+   * Moves extracted layers in as committed snapshots, bottom first, in one snapshot transaction; layers
+   * that exist already are skipped.
+   */
+  private async commitLayers(work: Array<{ desc: Descriptor; layer: LayerTarget }>, staged: Map<string, Staged>): Promise<void> {
+    const batch: LayerImport[] = [];
     try {
       let parent: string | undefined;
       for (const { desc, layer } of work) {
@@ -328,21 +356,18 @@ export class ImageStore {
         parent = layer.chainId;
         if (this.snapshotter.has(layer.chainId)) continue;
         // Staged by this pull, or (when another pull committed then removed it meanwhile) extracted again.
-        let dir = staged.get(layer.chainId);
+        let st = staged.get(layer.chainId);
         staged.delete(layer.chainId);
-        if (dir === undefined || !(await exists(dir))) {
-          dir = await this.extract(desc, layer, (await this.content.readStream(desc.digest)) as AsyncIterable<Buffer>);
+        if (st === undefined || !(await exists(st.dir))) {
+          st = await this.extract(desc, layer, (await this.content.readStream(desc.digest)) as AsyncIterable<Buffer>);
         }
-        try {
-          await this.snapshotter.importLayer(layer.chainId, myParent, dir, { labels: { [DIFF_ID_LABEL]: layer.diffId } });
-        } catch (err) {
-          await fsp.rm(dir, { recursive: true, force: true });
-          // A concurrent pull (this process or another) committed the same layer first: that is fine.
-          if (!(isPodkitError(err) && err.code === 'AlreadyExists')) throw err;
-        }
+        batch.push({ name: layer.chainId, ...(myParent !== undefined ? { parent: myParent } : {}), dir: st.dir, usage: st.usage, labels: { [DIFF_ID_LABEL]: layer.diffId } });
       }
+      // A layer a concurrent pull (this process or another) committed first is skipped: that is fine.
+      await this.snapshotter.importLayers(batch);
     } finally {
-      for (const dir of staged.values()) await fsp.rm(dir, { recursive: true, force: true });
+      // Whatever was not moved into the store: skipped, or left by a failure.
+      for (const { dir } of [...staged.values(), ...batch]) await fsp.rm(dir, { recursive: true, force: true });
     }
   }
 

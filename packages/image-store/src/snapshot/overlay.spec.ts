@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { codeOf, isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNotFound } from '@podkit/errdefs';
 import { chainId, chainIds } from './chain';
-import { EXTRACT_LABEL, OverlaySnapshotter } from './overlay';
+import { EXTRACT_LABEL, OverlaySnapshotter, dirUsage, dirUsageSync } from './overlay';
 
 /** A pid no process has (above the kernel's pid_max of 2^22). */
 const DEAD_PID = 2 ** 22 + 11;
@@ -207,5 +207,43 @@ describe('OverlaySnapshotter.importLayer', () => {
     expect(left).toContain(path.basename(live));
     expect(left).not.toContain(`layer-${DEAD_PID}-abc`);
     expect(s2.has('c2')).toBe(true);
+  });
+
+  it('imports a chain of layers in one transaction: usage as given, existing names skipped, nothing kept on failure', async () => {
+    const s = await OverlaySnapshotter.open(root);
+    const staged = async (file: string): Promise<string> => {
+      const d = await s.stagingDir();
+      fs.writeFileSync(path.join(d, file), file);
+      return d;
+    };
+    const d1 = await staged('a');
+    const usage1 = dirUsageSync(d1);
+    expect(usage1.inodes).toBe(1);
+    expect(usage1).toEqual(await dirUsage(d1));
+    await s.importLayer('c1', undefined, await staged('x'));
+    const d2 = await staged('b');
+    const d3 = await staged('c');
+    // c1 exists already (a concurrent pull): skipped, its directory stays with the caller; c2 builds on it.
+    const out = await s.importLayers([
+      { name: 'c1', dir: d1, usage: usage1 },
+      { name: 'c2', parent: 'c1', dir: d2, usage: { size: 12345, inodes: 7 } },
+      { name: 'c3', parent: 'c2', dir: d3 },
+    ]);
+    expect(out.map((i) => i?.name)).toEqual([undefined, 'c2', 'c3']);
+    expect(fs.existsSync(d1)).toBe(true);
+    expect(fs.existsSync(d2) || fs.existsSync(d3)).toBe(false);
+    expect(await s.usage('c2')).toEqual({ size: 12345, inodes: 7 });
+    expect((await s.usage('c3')).inodes).toBe(1);
+    // A missing parent fails the whole batch: the layers before it are not committed, their directories are gone.
+    const d4 = await staged('d');
+    const d5 = await staged('e');
+    const err = await rejects(s.importLayers([{ name: 'c4', parent: 'c3', dir: d4 }, { name: 'c5', parent: 'nope', dir: d5 }]));
+    expect(isNotFound(err)).toBe(true);
+    expect(s.has('c4')).toBe(false);
+    expect(fs.existsSync(d5)).toBe(true);
+    expect(fs.readdirSync(path.join(root, 'snapshots')).length).toBe(3);
+    const reopened = await OverlaySnapshotter.open(root);
+    expect(['c1', 'c2', 'c3', 'c4'].map((n) => reopened.has(n))).toEqual([true, true, true, false]);
+    expect(isInvalidArgument(await rejects(s.importLayers([{ name: '../x', dir: d5 }])))).toBe(true);
   });
 });

@@ -50,6 +50,17 @@ interface MetadataFile {
   snapshots: Record<string, Record_>;
 }
 
+/** One layer for `importLayers`. */
+export interface LayerImport {
+  name: string;
+  parent?: string;
+  /** The extracted layer (moved into the store). */
+  dir: string;
+  labels?: Record<string, string>;
+  /** The tree's usage, when the caller measured it already (`dirUsage`); else it is measured here. */
+  usage?: Usage;
+}
+
 export interface RepairReport {
   removedDirs: string[];
   droppedRecords: string[];
@@ -317,37 +328,65 @@ export class OverlaySnapshotter implements Snapshotter {
    * This lets a pull extract layers in parallel while their bytes arrive and commit them in chain order.
    * Crash safety: the rename comes before the metadata write, and a directory no record owns is removed on open.
    */
-  async importLayer(name: string, parent: string | undefined, dir: string, opts: { labels?: Record<string, string> } = {}): Promise<SnapshotInfo> {
+  async importLayer(name: string, parent: string | undefined, dir: string, opts: { labels?: Record<string, string>; usage?: Usage } = {}): Promise<SnapshotInfo> {
     checkKey('name', name);
-    const p = parent === '' ? undefined : parent;
-    if (p !== undefined) checkKey('parent', p);
+    if (parent !== undefined && parent !== '') checkKey('parent', parent);
+    const [info] = await this.importLayers([{ name, ...(parent !== undefined ? { parent } : {}), dir, ...opts }], { existing: 'fail' });
+    return info as SnapshotInfo;
+  }
+
+  /**
+   * `importLayer` for several layers in one metadata transaction (one lock, one durable write), in
+   * order: an item's parent may be an earlier item. With `existing: 'skip'` (the default) a name that
+   * exists already is left alone and its result is undefined (its directory stays with the caller);
+   * with `'fail'` it is an AlreadyExists error. On any error nothing of the batch is committed and the
+   * directories moved so far are removed.
+   */
+  async importLayers(items: readonly LayerImport[], opts: { existing?: 'skip' | 'fail' } = {}): Promise<Array<SnapshotInfo | undefined>> {
+    items.forEach((it, i) => {
+      checkKey(`layers[${i}].name`, it.name);
+      if (it.parent !== undefined && it.parent !== '') checkKey(`layers[${i}].parent`, it.parent);
+    });
     return this.txn(async () => {
-      if (this.meta.snapshots[name]) throw new AlreadyExistsError(`snapshot "${name}" already exists`, { details: { field: 'name' } });
-      if (p !== undefined && this.meta.snapshots[p]?.kind !== 'committed') {
-        throw new NotFoundError(`parent snapshot "${p}" not found or not committed`, { details: { field: 'parent' } });
-      }
-      const id = this.meta.nextId++;
-      const target = this.dir(id);
-      await fs.promises.mkdir(target, { mode: 0o755 });
+      const added: Array<{ name: string; target: string }> = [];
+      const out: Array<SnapshotInfo | undefined> = [];
       try {
-        await fs.promises.rename(dir, path.join(target, 'fs'));
+        for (const it of items) {
+          const p = it.parent === '' ? undefined : it.parent;
+          if (this.meta.snapshots[it.name]) {
+            if (opts.existing === 'fail') throw new AlreadyExistsError(`snapshot "${it.name}" already exists`, { details: { field: 'name' } });
+            out.push(undefined);
+            continue;
+          }
+          if (p !== undefined && this.meta.snapshots[p]?.kind !== 'committed') {
+            throw new NotFoundError(`parent snapshot "${p}" not found or not committed`, { details: { field: 'parent' } });
+          }
+          const id = this.meta.nextId++;
+          const target = this.dir(id);
+          await fs.promises.mkdir(target, { mode: 0o755 });
+          try {
+            await fs.promises.rename(it.dir, path.join(target, 'fs'));
+          } catch (err) {
+            await fs.promises.rm(target, { recursive: true, force: true });
+            throw err;
+          }
+          const now = new Date().toISOString();
+          const usage = it.usage ?? (await dirUsage(path.join(target, 'fs')));
+          const rec: Record_ = { id, kind: 'committed', labels: { ...(it.labels ?? {}) }, created: now, updated: now, usage: { ...usage } };
+          if (p !== undefined) rec.parent = p;
+          this.meta.snapshots[it.name] = rec;
+          added.push({ name: it.name, target });
+          out.push(this.info(it.name, rec));
+        }
+        if (added.length > 0) await this.save();
       } catch (err) {
-        await fs.promises.rm(target, { recursive: true, force: true });
+        for (const a of added) {
+          delete this.meta.snapshots[a.name];
+          await fs.promises.rm(a.target, { recursive: true, force: true });
+        }
         throw err;
       }
-      const now = new Date().toISOString();
-      const labels = { ...(opts.labels ?? {}) };
-      const rec: Record_ = { id, kind: 'committed', labels, created: now, updated: now, usage: await dirUsage(path.join(target, 'fs')) };
-      if (p !== undefined) rec.parent = p;
-      this.meta.snapshots[name] = rec;
-      try {
-        await this.save();
-      } catch (err) {
-        delete this.meta.snapshots[name];
-        await fs.promises.rm(target, { recursive: true, force: true });
-        throw err;
-      }
-      return this.info(name, rec);
+      return out;
     });
   }
 
@@ -463,6 +502,31 @@ export class OverlaySnapshotter implements Snapshotter {
     if (r.kind === 'committed' && r.usage) return { ...r.usage };
     return dirUsage(path.join(this.dir(r.id), 'fs'));
   }
+}
+
+/**
+ * `dirUsage` with synchronous calls, for a tree only this process writes and that is small enough to
+ * walk in one go (a freshly extracted layer: one lstat per entry, no thread-pool round trips).
+ */
+export function dirUsageSync(root: string): Usage {
+  const seen = new Set<string>();
+  let size = 0;
+  let inodes = 0;
+  const walk = (dir: string): void => {
+    for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, ent.name);
+      const st = fs.lstatSync(p, { bigint: true });
+      const id = `${st.dev}:${st.ino}`;
+      if (!seen.has(id)) {
+        seen.add(id);
+        inodes++;
+        size += Number(st.blocks) * 512;
+      }
+      if (ent.isDirectory()) walk(p);
+    }
+  };
+  walk(root);
+  return { size, inodes };
 }
 
 /** Bytes and inodes of a tree, counting each hard-linked inode once (as `du` does). */

@@ -10,11 +10,17 @@ import { Digest, Digester, LayerCompression } from '@podkit/oci-spec';
 import { zstdDecompress } from '../zstd/decompress';
 import { applyLayer, ApplyOptions, ApplyStats } from './apply';
 
+/**
+ * Output buffer of gunzip: each one filled is a round trip to the thread pool and back, so fewer,
+ * larger ones keep the main thread free (1 MiB: about 200 round trips for a 200 MiB image, not 800).
+ */
+const GUNZIP_CHUNK = 1024 * 1024;
+
 /** The uncompressed tar stream of a layer. */
 export function decompress(src: AsyncIterable<Buffer>, compression: LayerCompression): AsyncIterable<Buffer> {
   if (compression === 'none') return src;
   if (compression === 'gzip') {
-    const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+    const gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK });
     pipeline(Readable.from(src, { objectMode: false, highWaterMark: 1 }), gunzip, () => {
       /* errors surface through the iteration of gunzip */
     });

@@ -17,6 +17,7 @@ export const pullCommand: PodimgCommand = {
             .option('max-concurrent-downloads', { type: 'number', default: 3, describe: 'layers downloaded at once' }),
         async (a) => {
           const { PullProgress } = (require('../progress') as typeof import('../progress'));
+          await (require('../threads') as typeof import('../threads')).lowerHelperThreads();
           const progress = a.output === 'table' ? new PullProgress(process.stderr) : undefined;
           const rec = await withStore(a as GlobalArgs, (s) =>
             s.pull(a.ref, {
