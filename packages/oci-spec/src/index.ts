@@ -49,6 +49,7 @@ export type {
   LinuxPersonality,
   LinuxTimeOffset,
   LinuxNetDevice,
+  LinuxMemoryPolicy,
   ContainerStatus,
   State,
   Features,

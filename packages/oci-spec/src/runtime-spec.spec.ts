@@ -160,6 +160,16 @@ describe('config.json (Spec)', () => {
     expect(checkSpec(fullSpec())).toEqual({ ok: true, value: fullSpec() });
   });
 
+  it('knows the fields runtime-spec 1.3 added (memoryPolicy, intelRdt schemata/enableMonitoring), so they are checked, not passed unseen', () => {
+    const doc: Doc = { ...fullSpec(), ociVersion: '1.3.0' };
+    doc['linux'].memoryPolicy = { mode: 'MPOL_INTERLEAVE', nodes: '0-1', flags: ['MPOL_F_STATIC_NODES'] };
+    doc['linux'].intelRdt = { closID: 'gold', schemata: ['L3:0=7f0', 'MB:0=20'], enableMonitoring: true };
+    expect(checkSpec(doc).ok).toBe(true);
+    doc['linux'].memoryPolicy = { mode: 'MPOL_FAST', flags: ['MPOL_F_X'] };
+    doc['linux'].intelRdt = { schemata: 'L3:0=7f0' };
+    expect(issuesOf(checkSpec(doc)).map((i) => i.path).sort()).toEqual(['/linux/intelRdt/schemata', '/linux/memoryPolicy/flags/0', '/linux/memoryPolicy/mode']);
+  });
+
   it('accepts the minimal config and any 1.x ociVersion, pre-releases and build metadata included', () => {
     for (const v of ['1.0.0', '1.0.2-dev', '1.1.0-rc.1', '1.2.0', '1.2.1+build.5', '1.3.0']) {
       expect(checkSpec({ ociVersion: v }).ok).toBe(true);

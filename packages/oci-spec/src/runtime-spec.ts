@@ -51,6 +51,7 @@ export type {
   LinuxPersonality,
   LinuxTimeOffset,
   LinuxNetDevice,
+  LinuxMemoryPolicy,
   ContainerStatus,
   State,
   Features,

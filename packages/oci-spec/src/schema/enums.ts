@@ -39,4 +39,9 @@ export const SECCOMP_FLAGS = [
   'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
 ] as const;
 export const PERSONALITY_DOMAINS = ['LINUX', 'LINUX32'] as const;
+/** linux.memoryPolicy (runtime-spec 1.3): set_mempolicy(2) modes and mode flags. */
+export const MEMORY_POLICY_MODES = [
+  'MPOL_DEFAULT', 'MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_WEIGHTED_INTERLEAVE', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_LOCAL',
+] as const;
+export const MEMORY_POLICY_FLAGS = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'] as const;
 export const CONTAINER_STATUSES = ['creating', 'created', 'running', 'stopped'] as const;

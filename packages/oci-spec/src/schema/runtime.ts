@@ -1,5 +1,7 @@
 /**
- * OCI runtime-spec v1.2 for Linux: `config.json`, `state.json`, the `features` document and the
+ * OCI runtime-spec v1.2 for Linux (with 1.3's `linux.memoryPolicy` and `linux.intelRdt.schemata` /
+ * `enableMonitoring`, so a 1.3 config cannot pass them by a runtime that would drop them unseen):
+ * `config.json`, `state.json`, the `features` document and the
  * `process.json` of `runc exec --process`. Types and JSON Schemas from one source (TypeBox).
  * Unknown properties are allowed (the spec says they MUST be ignored); unknown values of known enums are not.
  */
@@ -10,6 +12,8 @@ import {
   DEVICE_CGROUP_TYPES,
   DEVICE_TYPES,
   IOPRIO_CLASSES,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
   NAMESPACE_TYPES,
   PERSONALITY_DOMAINS,
   RLIMIT_TYPES,
@@ -243,6 +247,9 @@ export const LinuxIntelRdtSchema = Type.Object({
   memBwSchema: Opt(Type.String()),
   enableCMT: Opt(Type.Boolean()),
   enableMBM: Opt(Type.Boolean()),
+  /** runtime-spec 1.3: lines for the CLOS group's `schemata` file, and a monitoring group. */
+  schemata: Opt(StringArray()),
+  enableMonitoring: Opt(Type.Boolean()),
 });
 
 export const LinuxPersonalitySchema = Type.Object({
@@ -253,6 +260,13 @@ export const LinuxPersonalitySchema = Type.Object({
 export const LinuxTimeOffsetSchema = Type.Object({ secs: Opt(Int64()), nanosecs: Opt(Uint32()) });
 
 export const LinuxNetDeviceSchema = Type.Object({ name: Opt(Type.String()) });
+
+/** runtime-spec 1.3: the NUMA memory policy of the container's processes (set_mempolicy(2)). */
+export const LinuxMemoryPolicySchema = Type.Object({
+  mode: StringEnum(MEMORY_POLICY_MODES),
+  nodes: Opt(Type.String()),
+  flags: Opt(Type.Array(StringEnum(MEMORY_POLICY_FLAGS))),
+});
 
 export const LinuxSchema = Type.Object({
   uidMappings: Opt(Type.Array(LinuxIDMappingSchema)),
@@ -273,6 +287,7 @@ export const LinuxSchema = Type.Object({
   mountLabel: Opt(Type.String()),
   intelRdt: Opt(LinuxIntelRdtSchema),
   personality: Opt(LinuxPersonalitySchema),
+  memoryPolicy: Opt(LinuxMemoryPolicySchema),
 });
 
 // ---- documents -------------------------------------------------------------------------------------
@@ -382,6 +397,7 @@ export type LinuxIntelRdt = Static<typeof LinuxIntelRdtSchema>;
 export type LinuxPersonality = Static<typeof LinuxPersonalitySchema>;
 export type LinuxTimeOffset = Static<typeof LinuxTimeOffsetSchema>;
 export type LinuxNetDevice = Static<typeof LinuxNetDeviceSchema>;
+export type LinuxMemoryPolicy = Static<typeof LinuxMemoryPolicySchema>;
 export type ContainerStatus = (typeof CONTAINER_STATUSES)[number];
 export type State = Static<typeof StateSchema>;
 export type Features = Static<typeof FeaturesSchema>;

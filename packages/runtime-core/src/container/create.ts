@@ -118,6 +118,7 @@ export async function create(store: StateStore, id: string, opts: CreateOptions 
     ownPidNamespace: plan.clone.includes('pid'),
     process: spec.process as NonNullable<typeof spec.process>,
     ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+    ...(plan.personality !== undefined ? { personality: plan.personality } : {}),
     ...(spec.hooks?.poststart?.length || spec.hooks?.poststop?.length ? { hooks: { poststart: spec.hooks.poststart ?? [], poststop: spec.hooks.poststop ?? [] } } : {}),
   };
   // The helper starts (its sealed copy, posix_spawn, exec) on a pool thread while the cgroups and the

@@ -74,7 +74,7 @@ export async function exec(store: StateStore, id: string, opts: ExecOptions): Pr
   if (opts.tty && opts.process !== undefined) proc = { ...proc, terminal: true };
   // In a user namespace whose setgroups is "deny" (made by a runtime without CAP_SETGID), setgroups(2) is refused.
   const setgroups = rec.namespaces.includes('user') && readSetgroups(rec.pid) === 'deny' ? 'deny' : 'allow';
-  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0, rec.seccomp, setgroups);
+  const { plan, warnings } = buildExecPlan(proc, rec.pid, rec.namespaces, '/process', opts.consoleSocket ? path.resolve(opts.consoleSocket) : undefined, opts.preserveFds ?? 0, rec.seccomp, setgroups, rec.personality);
   // Re-check the init right before using its /proc/<pid>/ns paths.
   const check = store.openProcess(rec);
   fs.closeSync(check);

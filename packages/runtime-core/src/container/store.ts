@@ -48,6 +48,8 @@ export interface StateRecord {
   seccomp?: LinuxSeccomp;
   /** The hooks run after `create` returned: poststart by `start`, poststop by `delete`. */
   hooks?: Pick<Hooks, 'poststart' | 'poststop'>;
+  /** linux.personality as the personality(2) value, set for `exec` processes too (as runc does). */
+  personality?: number;
   /**
    * (rdt) Intel RDT: the CLOS group folder the container's processes are in (exec joins it too) and
    * whether create made it; delete removes only a group it made, never one it joined by closID.

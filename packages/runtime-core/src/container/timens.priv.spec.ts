@@ -74,4 +74,18 @@ describeRoot('time namespace and personality (privileged)', () => {
     // /proc/<pid>/personality is readable by the process itself: 0x0040000.
     expect(flags.stdout.trim()).toBe('00040000');
   });
+
+  it('gives exec processes the container\'s personality too, as runc does', async () => {
+    if (process.arch !== 'x64') {
+      console.warn('timens.priv.spec: the LINUX32 check needs an x86_64 host');
+      return;
+    }
+    const c = await env.create(env.spec(['sleep', '1000'], (s) => void (s.linux!.personality = { domain: 'LINUX32' })));
+    await env.runtime.start(c.id);
+    try {
+      expect(await env.exec(c.id, { args: ['uname', '-m'] })).toMatchObject({ exitCode: 0, stdout: 'i686\n' });
+    } finally {
+      await env.runtime.delete(c.id, { force: true });
+    }
+  });
 });

@@ -277,6 +277,11 @@ describe('buildExecPlan', () => {
     expect(plan.process.seccomp).toEqual(seccomp);
   });
 
+  it('carries the container\'s personality to an exec process (runc applies it to exec too)', () => {
+    expect(buildExecPlan({ args: ['ls'], cwd: '/' }, 1, []).plan.personality).toBeUndefined();
+    expect(buildExecPlan({ args: ['ls'], cwd: '/' }, 1, [], '/process', undefined, 0, undefined, 'allow', 8).plan.personality).toBe(8);
+  });
+
   it('needs a console socket for a terminal, and a terminal for a console socket (as runc)', () => {
     expect(issuesOf(() => buildExecPlan({ args: ['ls'], cwd: '/', terminal: true }, 1, []))).toEqual(['/process/terminal']);
     expect(issuesOf(() => buildExecPlan({ args: ['ls'], cwd: '/' }, 1, [], '/process', '/run/c.sock'))).toEqual(['--console-socket']);

@@ -70,6 +70,10 @@ export function unsupportedIssues(spec: Spec, resctrl?: ResctrlHost): FieldIssue
     if (l.mountLabel) lsmIssues(undefined, l.mountLabel, '/process', issues);
     // linux.netDevices: moved by the runtime at the create sync point (container/netdevices.ts).
     if (l.netDevices) netDevicesPlan(spec, issues);
+    // runtime-spec 1.3 fields podrun does not apply yet (a 1.3 config is accepted: any 1.x is).
+    if (l.memoryPolicy) later('/linux/memoryPolicy', 'a NUMA memory policy (runtime-spec 1.3, set_mempolicy)');
+    if (l.intelRdt?.schemata?.length) later('/linux/intelRdt/schemata', 'Intel RDT schemata lines (runtime-spec 1.3; l3CacheSchema and memBwSchema are)');
+    if (l.intelRdt?.enableMonitoring) later('/linux/intelRdt/enableMonitoring', 'an Intel RDT monitoring group (runtime-spec 1.3)');
     // /linux/resources: every field is applied by the cgroup backend, or refused there with its path
     // and the reason this host cannot apply it (cgroups/backend.ts resourcesUnavailable).
   }
@@ -422,6 +426,7 @@ export function buildExecPlan(
   preserveFds = 0,
   seccomp?: LinuxSeccomp,
   setgroups: PlanUserns['setgroups'] = 'allow',
+  personality?: number,
 ): { plan: Plan; warnings: string[] } {
   const issues: FieldIssue[] = [];
   const warnings: string[] = [];
@@ -433,6 +438,10 @@ export function buildExecPlan(
   // In the container's user namespace the process becomes its root first (`setgroups`: the namespace's
   // /proc/<pid>/setgroups).
   const userns: PlanUserns | undefined = nsTypes.includes('user') ? { setgroups } : undefined;
-  // A terminal becomes the controlling terminal of a new session.
-  return { plan: { mode: 'exec', clone: [], join, cloneParent: true, setsid: console !== undefined, ...(userns ? { userns } : {}), ...(console ? { console } : {}), process }, warnings };
+  // A terminal becomes the controlling terminal of a new session. The container's personality applies
+  // to exec processes too, as in runc (they are not forked from the container's init).
+  return {
+    plan: { mode: 'exec', clone: [], join, cloneParent: true, setsid: console !== undefined, ...(userns ? { userns } : {}), ...(personality !== undefined ? { personality } : {}), ...(console ? { console } : {}), process },
+    warnings,
+  };
 }

@@ -151,6 +151,7 @@ const RDT_NOTE = 'a CLOS group of the resctrl filesystem (schemata, tasks), join
 const rdt = (field: string, value: unknown, test = 'container/intelrdt.priv.spec.ts'): Coverage =>
   applied(test, { note: RDT_NOTE, refusedOn: [{ on: 'no-resctrl', set: { linux: { intelRdt: { [field]: value } } }, at: '/linux/intelRdt' }] });
 
+const MEMPOLICY_WHY = 'runtime-spec 1.3: the NUMA memory policy (set_mempolicy in podkit-init) is not applied yet';
 const LSM_WHY = 'the LSM is not enabled on this host (the message gives the evidence); where it is, podrun cannot apply it yet';
 
 export const COVERAGE: Record<string, Coverage> = {
@@ -340,8 +341,13 @@ export const COVERAGE: Record<string, Coverage> = {
   '/linux/intelRdt/memBwSchema': rdt('memBwSchema', 'MB:0=50'),
   '/linux/intelRdt/enableCMT': rdt('enableCMT', true, 'intelrdt/resctrl.spec.ts'),
   '/linux/intelRdt/enableMBM': rdt('enableMBM', true, 'intelrdt/resctrl.spec.ts'),
-  '/linux/personality/domain': applied('container/timens.priv.spec.ts', { mentions: 'LINUX32' }),
-  '/linux/personality/flags/*': applied('container/timens.priv.spec.ts', { mentions: 'ADDR_NO_RANDOMIZE' }),
+  '/linux/intelRdt/schemata/*': refused({ linux: { intelRdt: { schemata: ['L3:0=ff', 'MB:0=50'] } } }, 'runtime-spec 1.3: not applied yet (l3CacheSchema and memBwSchema are)', '/linux/intelRdt/schemata'),
+  '/linux/intelRdt/enableMonitoring': refused({ linux: { intelRdt: { enableMonitoring: true } } }, 'runtime-spec 1.3: a monitoring group is not made yet'),
+  '/linux/memoryPolicy/mode': refused({ linux: { memoryPolicy: { mode: 'MPOL_BIND', nodes: '0' } } }, MEMPOLICY_WHY, '/linux/memoryPolicy'),
+  '/linux/memoryPolicy/nodes': refused({ linux: { memoryPolicy: { mode: 'MPOL_INTERLEAVE', nodes: '0-1' } } }, MEMPOLICY_WHY, '/linux/memoryPolicy'),
+  '/linux/memoryPolicy/flags/*': refused({ linux: { memoryPolicy: { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] } } }, MEMPOLICY_WHY, '/linux/memoryPolicy'),
+  '/linux/personality/domain': applied('container/timens.priv.spec.ts', { mentions: 'LINUX32', note: 'for exec processes too, as runc' }),
+  '/linux/personality/flags/*': applied('container/timens.priv.spec.ts', { mentions: 'ADDR_NO_RANDOMIZE', note: 'for exec processes too, as runc' }),
 };
 
 /**
