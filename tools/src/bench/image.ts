@@ -19,6 +19,7 @@
  *
  *   npm run build   (or: tsc -p packages/{errdefs,oci-spec,runtime-core,image-store}/tsconfig.lib.json)
  *   npx tsc -p tools/tsconfig.lib.json && node tools/dist/bench/image.js [--rounds 3] [--layers 5] [--layer-mib 40] [--json]
+ *   node tools/dist/bench/image.js --rss-scale 20,80   (peak RSS of podimg pull by image size, information)
  *
  * Needs root (device nodes and owners in the unpacked trees), docker-registry, skopeo, umoci and
  * /usr/bin/time. Not a test.
@@ -48,10 +49,23 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || 3;
 const JSON_OUT = args.includes('--json');
 const LAYERS = Number(args[args.indexOf('--layers') + 1]) || 5;
 const LAYER_BYTES = (Number(args[args.indexOf('--layer-mib') + 1]) || 40) * 1024 * 1024;
+/**
+ * `--rss-scale 20,80` (information, not the default run): instead of the comparison, pulls images of
+ * `--layers` layers of each of these sizes (MiB) with podimg and reports peak RSS per size, to show
+ * that it does not grow with the image (layers are streamed, never held).
+ */
+const RSS_SCALE = args.includes('--rss-scale')
+  ? (args[args.indexOf('--rss-scale') + 1] ?? '')
+      .split(',')
+      .map(Number)
+      .filter((n) => n > 0)
+  : [];
 
 interface Sample {
   ms: number;
   rssKiB: number;
+  /** User + system CPU time of the command. */
+  cpuMs: number;
 }
 
 /** Runs one command under /usr/bin/time; returns wall time and peak RSS. */
@@ -59,13 +73,13 @@ function timed(cmd: string, argv: string[], opts: { stdout?: string } = {}): Sam
   const rssFile = path.join(os.tmpdir(), `podkit-bench-rss-${process.pid}`);
   const start = process.hrtime.bigint();
   const out = opts.stdout ? fs.openSync(opts.stdout, 'w') : 'ignore';
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...argv], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', rssFile, cmd, ...argv], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8' });
   if (typeof out === 'number') fs.closeSync(out);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  const rssKiB = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+  const [user, sys, rss] = (fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
   fs.rmSync(rssFile, { force: true });
-  return { ms, rssKiB };
+  return { ms, rssKiB: rss ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000 };
 }
 
 /** Flushes what earlier variants wrote, so its writeback does not land in the next measurement. */
@@ -84,7 +98,7 @@ async function cleanRound(paths: string[]): Promise<void> {
 }
 
 function seq(samples: Sample[]): Sample {
-  return { ms: samples.reduce((n, s) => n + s.ms, 0), rssKiB: Math.max(...samples.map((s) => s.rssKiB)) };
+  return { ms: samples.reduce((n, s) => n + s.ms, 0), rssKiB: Math.max(...samples.map((s) => s.rssKiB)), cpuMs: samples.reduce((n, s) => n + s.cpuMs, 0) };
 }
 
 export const PULL = 'podimg pull (extract while downloading)';
@@ -118,7 +132,41 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
 }
 
+/** The `--rss-scale` run: one warm-up and `--rounds` pulls per image size; peak RSS by size. */
+async function rssScale(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-bench-image-rss-'));
+  const reg = new TestRegistry();
+  try {
+    await reg.start();
+    for (const mib of RSS_SCALE) {
+      const layout = new OciLayout(path.join(work, `layout-${mib}`));
+      const img = await buildGeneratedImage(layout, { layers: LAYERS, layerBytes: mib * 1024 * 1024 });
+      layout.tag(img.manifest, 'v1');
+      const ref = `${reg.host}/bench/rss${mib}:v1`;
+      skopeoPush(layout.dir, 'v1', ref);
+      const samples: Sample[] = [];
+      for (let r = -1; r < ROUNDS; r++) {
+        const root = path.join(work, `p-${mib}-${r}`);
+        syncDisks();
+        const [c, a] = podimg(['--root', root, 'pull', ref]);
+        const s = timed(c, a);
+        if (r >= 0) samples.push(s);
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+      const rss = samples.map((s) => (s.rssKiB / 1024).toFixed(1));
+      process.stdout.write(
+        `${`podimg pull, ${LAYERS}×${mib} MiB (${LAYERS * mib} MiB)`.padEnd(44)} ${`${Math.round(median(samples.map((s) => s.ms)))} ms`.padStart(9)}  CPU ${Math.round(median(samples.map((s) => s.cpuMs)))} ms  peak RSS ${rss.join(' / ')} MiB (information)\n`,
+      );
+      fs.rmSync(layout.dir, { recursive: true, force: true });
+    }
+  } finally {
+    await reg.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  if (RSS_SCALE.length > 0) return rssScale();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-bench-image-'));
   const reg = new TestRegistry();
   try {
