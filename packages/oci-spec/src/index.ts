@@ -8,67 +8,9 @@
  */
 export type { FieldIssue } from '@podkit/errdefs';
 
-// runtime-spec
-export type {
-  Spec,
-  Process,
-  User,
-  LinuxCapabilities,
-  POSIXRlimit,
-  Box,
-  Scheduler,
-  IOPriority,
-  CPUAffinity,
-  Root,
-  Mount,
-  Hooks,
-  Hook,
-  Linux,
-  LinuxNamespace,
-  LinuxNamespaceType,
-  LinuxIDMapping,
-  LinuxDevice,
-  LinuxDeviceCgroup,
-  LinuxResources,
-  LinuxMemory,
-  LinuxCPU,
-  LinuxPids,
-  LinuxBlockIO,
-  LinuxWeightDevice,
-  LinuxThrottleDevice,
-  LinuxHugepageLimit,
-  LinuxNetwork,
-  LinuxRdma,
-  LinuxSeccomp,
-  LinuxSyscall,
-  LinuxSeccompArg,
-  LinuxSeccompAction,
-  LinuxSeccompOperator,
-  LinuxSeccompArch,
-  LinuxIntelRdt,
-  LinuxPersonality,
-  LinuxTimeOffset,
-  LinuxNetDevice,
-  LinuxMemoryPolicy,
-  ContainerStatus,
-  State,
-  Features,
-  LinuxFeatures,
-} from './schema/runtime';
+// runtime-spec: the names of the `@podkit/oci-spec/runtime-spec` entry point, listed once there
+export * from './runtime-spec';
 export * from './schema/enums';
-export {
-  OCI_VERSION,
-  checkSpec,
-  validateSpec,
-  checkProcess,
-  validateProcess,
-  checkState,
-  validateState,
-  checkFeatures,
-  validateFeatures,
-  defaultSpec,
-  type DefaultSpecOptions,
-} from './runtime-spec';
 
 // image-spec
 export type {
