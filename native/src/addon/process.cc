@@ -247,25 +247,7 @@ Napi::Value ChannelTrySendJs(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
   }
   if (buf.size() - 1 > kChannelChunk || fds.size() > kChannelMaxFds) return Napi::Boolean::New(info.Env(), false);
-  struct iovec iov = {buf.data(), buf.size()};
-  struct msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kChannelMaxFds)];
-  if (!fds.empty()) {
-    memset(control, 0, sizeof(control));
-    mh.msg_control = control;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t r;
-  do {
-    r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (r < 0 && errno == EINTR);
+  ssize_t r = SendWithFds(sock, buf.data(), buf.size(), fds, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Napi::Boolean::New(info.Env(), false);
   if (r < 0) ThrowErrno(info.Env(), "sendmsg", "sending a protocol message");
   return Napi::Boolean::New(info.Env(), true);
