@@ -70,15 +70,6 @@ function bad(entry: string, reason: string): InvalidArgumentError {
   return new InvalidArgumentError(`layer entry ${JSON.stringify(entry)}: ${reason}`, { details: { field: 'layer.entry', entry } });
 }
 
-async function lstatOrUndefined(p: string): Promise<fs.Stats | undefined> {
-  try {
-    return fs.lstatSync(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 interface DeferredDir {
   host: string;
   mode: number;
@@ -152,7 +143,7 @@ class LayerApplier {
     const rel = [...parent.rel, base].join('/');
     const host = path.join(parent.host, base);
     const known = this.fresh.has(parent.rel.join('/')) && !this.mine.has(rel) && !this.occupied.has(rel);
-    const existing = known ? undefined : await lstatOrUndefined(host);
+    const existing = known ? undefined : fs.lstatSync(host, { throwIfNoEntry: false });
     if (existing) {
       if (h.type === 'dir' && existing.isDirectory()) {
         this.mine.add(rel);
@@ -233,7 +224,7 @@ class LayerApplier {
       throw bad(h.name, `hardlink target ${JSON.stringify(h.linkname)} is not inside the layer: ${(err as Error).message}`);
     });
     const src = path.join(parent.host, comps[comps.length - 1] ?? '');
-    const st = await lstatOrUndefined(src);
+    const st = fs.lstatSync(src, { throwIfNoEntry: false });
     if (!st) throw bad(h.name, `hardlink target ${JSON.stringify(h.linkname)} does not exist in the layer`);
     if (st.isDirectory()) throw bad(h.name, `hardlink target ${JSON.stringify(h.linkname)} is a directory`);
     // link(2) does not follow a symlink source: the new name shares the symlink's inode, as in tar.
@@ -256,7 +247,7 @@ class LayerApplier {
     const host = path.join(parent.host, name);
     const rel = [...parent.rel, name].join('/');
     if (this.opts.target === 'overlay') {
-      const existing = await lstatOrUndefined(host);
+      const existing = fs.lstatSync(host, { throwIfNoEntry: false });
       if (existing) await this.remove(host);
       await mknod(host, { kind: 'char', mode: 0, major: 0, minor: 0 });
       this.occupied.add(rel);

@@ -33,15 +33,6 @@ export interface ResolveOptions {
   create?: (relPath: string, hostPath: string) => void | Promise<void>;
 }
 
-async function lstatOrUndefined(p: string): Promise<fs.Stats | undefined> {
-  try {
-    return fs.lstatSync(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /**
  * Resolves the directory `components` inside `root` and returns its host path and its path relative
  * to the root (after symlinks were resolved in the root). Every component on the way is a real
@@ -60,7 +51,7 @@ export async function resolveDirInRoot(root: string, components: string[], entry
       continue;
     }
     const host = path.join(root, ...done, c);
-    const st = await lstatOrUndefined(host);
+    const st = fs.lstatSync(host, { throwIfNoEntry: false });
     if (!st) {
       if (!opts.create) throw bad(entry, `parent ${[...done, c].join('/')} does not exist`);
       fs.mkdirSync(host, { mode: 0o755 });
