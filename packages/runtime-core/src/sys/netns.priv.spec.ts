@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isAlreadyExists, isNotFound } from '@podkit/errdefs';
+import { waitUntil } from '../test-support/priv';
 import { inspectNetns, netnsExecCommand, pinNetns, unpinNetns } from './netns';
 
 const root = process.getuid?.() === 0;
@@ -31,9 +32,17 @@ describeRoot('netns pinning (root)', () => {
     await pinNetns(ns);
     // Node's own threads never moved.
     expect(fs.readlinkSync('/proc/self/ns/net')).toBe(selfNs);
-    for (const tid of fs.readdirSync('/proc/self/task')) {
-      expect(fs.readlinkSync(`/proc/self/task/${tid}/ns/net`)).toBe(selfNs);
-    }
+    // The pinning thread itself was in the new namespace: pthread_join returns when it has exited, but
+    // the kernel may list the task in /proc/self/task a moment longer. Every thread left is in ours.
+    const strays = () =>
+      fs.readdirSync('/proc/self/task').filter((tid) => {
+        try {
+          return fs.readlinkSync(`/proc/self/task/${tid}/ns/net`) !== selfNs;
+        } catch {
+          return false; // gone while we looked
+        }
+      });
+    await waitUntil(() => strays().length === 0, () => `threads outside this process's net namespace: ${strays().join(', ')}`, { timeoutMs: 5_000 });
     const info = await inspectNetns(ns);
     expect(info.isNetns).toBe(true);
     expect(`net:[${info.inode}]`).not.toBe(selfNs);
