@@ -11,11 +11,13 @@
  * followed by `RATIO` lines for tools/src/bench/run-all.ts (not with `--json`).
  *
  * Every variant starts from the same state: what the variants before it wrote is flushed (`sync`, not
- * timed), and their trees are removed only at the end of a round, followed by a pause. Removing a
- * tree of a thousand files just before a measurement made the next variant pay for it: on ext4
- * without a journal (this machine's disk) every new inode is checked against recently deleted ones
- * (`recently_deleted()` in the kernel profile, 5-10 s after a delete), which charged podimg and
- * umoci - not the floor, which creates five files - depending on which variant ran before.
+ * timed), and nothing is removed until the whole run is over (the output trees, about 1.5 GB a round,
+ * go at the end). Removing trees during the run made the variants that create many files pay for it:
+ * on ext4 without a journal (this machine's disk) a new inode is never one deleted in the last 60 s
+ * (300 s while its inode table block is dirty), and each create then walks past every such inode
+ * (`recently_deleted()` and `find_get_block_common()` took 10-14 % of a pull's CPU in `perf` right
+ * after a delete). That charged podimg and umoci (a thousand files each), not the floor (five).
+ * Deletions the machine made before the run still count: start it a few minutes after the last one.
  *
  *   npm run build   (or: tsc -p packages/{errdefs,oci-spec,runtime-core,image-store}/tsconfig.lib.json)
  *   npx tsc -p tools/tsconfig.lib.json && node tools/dist/bench/image.js [--rounds 3] [--layers 5] [--layer-mib 40] [--json]
@@ -85,16 +87,6 @@ function timed(cmd: string, argv: string[], opts: { stdout?: string } = {}): Sam
 /** Flushes what earlier variants wrote, so its writeback does not land in the next measurement. */
 function syncDisks(): void {
   spawnSync('sync', [], { stdio: 'ignore' });
-}
-
-/** Seconds ext4 (without a journal) keeps treating deleted inodes as recent, plus margin. */
-const DELETE_SETTLE_MS = 11_000;
-
-/** Removes a round's output trees, flushes, and waits until their inodes no longer count as recent. */
-async function cleanRound(paths: string[]): Promise<void> {
-  for (const p of paths.splice(0)) fs.rmSync(p, { recursive: true, force: true });
-  syncDisks();
-  await new Promise((r) => setTimeout(r, DELETE_SETTLE_MS));
 }
 
 function seq(samples: Sample[]): Sample {
@@ -179,26 +171,21 @@ async function main(): Promise<void> {
     skopeoPush(layout.dir, 'v1', ref);
     const compressed = img.layers.reduce((n, l) => n + l.size, 0);
 
-    // Output trees, removed at the end of each round (see cleanRound).
-    const outputs: string[] = [];
     const blob = (digest: string): string => path.join(layout.dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
     const variants: Record<string, (round: number) => Sample> = {
       [PULL]: (i) => {
         const root = path.join(work, `p1-${i}`);
-        outputs.push(root);
         const [c, a] = podimg(['--root', root, 'pull', ref]);
         return timed(c, a);
       },
       [FLAT]: (i) => {
         const root = path.join(work, `p2-${i}`);
-        outputs.push(root, path.join(work, `p2-bundle-${i}`));
         const [c1, a1] = podimg(['--root', root, 'pull', '--no-unpack', ref]);
         const [c2, a2] = podimg(['--root', root, 'unpack', ref, path.join(work, `p2-bundle-${i}`)]);
         return seq([timed(c1, a1), timed(c2, a2)]);
       },
       [PEER]: (i) => {
         const dir = path.join(work, `u-${i}`);
-        outputs.push(dir, `${dir}-bundle`);
         return seq([
           timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:v1`]),
           timed('umoci', ['unpack', '--image', `${dir}:v1`, `${dir}-bundle`]),
@@ -206,13 +193,11 @@ async function main(): Promise<void> {
       },
       [FLOOR]: (i) => {
         const dir = path.join(work, `g-${i}`);
-        outputs.push(dir);
         fs.mkdirSync(dir);
         return seq(img.layers.map((l, k) => timed('gzip', ['-dc', blob(l.digest)], { stdout: path.join(dir, `layer-${k}.tar`) })));
       },
       [FLOOR2]: (i) => {
         const dir = path.join(work, `g2-${i}`);
-        outputs.push(dir);
         fs.mkdirSync(dir);
         // Two shells, each decompressing every other layer in turn.
         const half = (k0: number): string =>
@@ -230,7 +215,6 @@ async function main(): Promise<void> {
       syncDisks();
       fn(-1);
     }
-    await cleanRound(outputs);
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, fn] of Object.entries(variants)) {
         syncDisks();
@@ -238,7 +222,6 @@ async function main(): Promise<void> {
         results.get(name)?.push(s);
         process.stderr.write(`round ${r + 1}/${ROUNDS} ${name}: ${s.ms.toFixed(0)} ms, ${(s.rssKiB / 1024).toFixed(1)} MiB RSS (load ${os.loadavg()[0]?.toFixed(2)})\n`);
       }
-      await cleanRound(outputs);
     }
     const med = (name: string): number => median((results.get(name) ?? []).map((s) => s.ms));
     const peer = med(PEER);

@@ -50,6 +50,10 @@ export interface WriterOptions {
 /** An open ingestion. Write, then commit (or close to keep it for later, or abort to drop it). */
 export class ContentWriter {
   private digester = new Digester();
+  /** Bytes in the ingestion, batched ones included. */
+  private bytes = 0;
+  /** Set by delegate(): the caller writes and hashes, commit() needs its digest and size. */
+  private external = false;
   private closed = false;
   /** Small writes gather here (allocated on the first one: a pull hands over whole batches). */
   private batchBuf: Buffer | undefined;
@@ -68,7 +72,23 @@ export class ContentWriter {
 
   /** Bytes already in the ingestion (where a resumed download continues). */
   get offset(): number {
-    return this.digester.size;
+    return this.bytes;
+  }
+
+  /** The ingestion file's descriptor (for delegate()). */
+  get fd(): number {
+    return this.fh.fd;
+  }
+
+  /**
+   * Hands the rest of the blob to the caller: it appends the bytes after `offset` to the ingestion
+   * file itself (through `fd`, at their positions) and hashes the whole blob, the bytes already there
+   * included, exactly as written; write() must not be called again, and commit() takes the caller's
+   * digest and size as `computed`. The pull uses it when the native layer pipe extracts a layer.
+   */
+  delegate(): void {
+    if (this.batchBytes > 0) throw new FailedPreconditionError(`ingestion ${this.ref}: delegate() with unflushed bytes`);
+    this.external = true;
   }
 
   /** Hashes the bytes an earlier writer left behind (resume after a crash). */
@@ -89,6 +109,7 @@ export class ContentWriter {
       pos += bytesRead;
     }
     this.flushed = pos;
+    this.bytes = pos;
   }
 
   /** The bytes already in the ingestion (a resumed download replays them to an extractor). */
@@ -107,10 +128,12 @@ export class ContentWriter {
 
   async write(chunk: Buffer | Uint8Array): Promise<void> {
     if (this.closed) throw new FailedPreconditionError(`ingestion ${this.ref}: write after close`);
+    if (this.external) throw new FailedPreconditionError(`ingestion ${this.ref}: write after delegate()`);
     if (this.expected?.size !== undefined && this.offset + chunk.byteLength > this.expected.size) {
       throw new DataLossError(`ingestion ${this.ref}: more than the expected ${this.expected.size} bytes`, { details: { field: 'size' } });
     }
     this.digester.update(chunk);
+    this.bytes += chunk.byteLength;
     const src = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.batchBytes === 0 && src.length >= WRITE_BATCH) {
       // Already batch-sized (a pull hands over whole batches): written as is, no copy. The caller's
@@ -153,20 +176,27 @@ export class ContentWriter {
     this.flushed = 0;
     await this.fh.truncate(0);
     this.digester = new Digester();
+    this.bytes = 0;
   }
 
   /**
    * Verifies size and digest, then makes the blob visible atomically. Committing a blob that already
    * exists succeeds and drops the ingestion.
    */
-  async commit(size?: number, digest?: string, labels?: Labels): Promise<Digest> {
+  async commit(size?: number, digest?: string, labels?: Labels, computed?: { digest: Digest; size: number }): Promise<Digest> {
+    if (this.external) {
+      if (computed === undefined) throw new FailedPreconditionError(`ingestion ${this.ref}: delegated, but commit was given no digest`, { details: { field: 'computed' } });
+      const st = await this.fh.stat();
+      if (st.size !== computed.size) throw new DataLossError(`ingestion ${this.ref}: the file holds ${st.size} bytes, the delegate wrote ${computed.size}`, { details: { field: 'size' } });
+      this.bytes = this.flushed = computed.size;
+    }
     await this.flush();
     const wantSize = size ?? this.expected?.size;
     const wantDigest = digest ?? this.expected?.digest;
     if (wantSize !== undefined && this.offset !== wantSize) {
       throw new FailedPreconditionError(`ingestion ${this.ref}: size ${this.offset} does not match the expected ${wantSize}`, { details: { field: 'size' } });
     }
-    const got = this.digester.digest();
+    const got = this.external && computed !== undefined ? computed.digest : this.digester.digest();
     if (wantDigest !== undefined && got !== wantDigest) {
       await this.abort();
       throw new DataLossError(`ingestion ${this.ref}: digest ${got} does not match the expected ${wantDigest}`, { details: { field: 'digest' } });

@@ -47,7 +47,7 @@ import { ContentStore, ContentWriter, WRITE_BATCH } from '../content/store';
 import { exists, readJsonOrUndefined, writeFileAtomic } from '../fsutil';
 import { RegistryClient, RegistryClientOptions } from '../registry/client';
 import type { PullSource } from '../layout/pull-source';
-import { unpackLayerStream } from '../unpack/layer';
+import { LayerResult, unpackLayerStream, usesLayerPipe } from '../unpack/layer';
 import { Lease } from '../gc/leases';
 import { collectGarbage, GcReport } from '../gc/collect';
 import { chainIds } from '../snapshot/chain';
@@ -305,9 +305,32 @@ export class ImageStore {
         await pending;
       }
     }
+    /**
+     * For the native layer pipe: network chunks as they come (the pipe's thread appends them to the
+     * ingestion file and hashes them, see ContentWriter.delegate), the stored prefix of a resumed
+     * download first. Progress is reported per MiB.
+     */
+    async function* delegated(): AsyncGenerator<Buffer> {
+      if (resumedAt > 0) yield* writer.readPrefix();
+      let reported = done;
+      for await (const chunk of client.blob(ref, desc, resumedAt)) {
+        done += chunk.length;
+        if (done > desc.size) throw new DataLossError(`blob ${digest}: more than the expected ${desc.size} bytes`, { details: { field: 'size' } });
+        if (done - reported >= WRITE_BATCH) {
+          reported = done;
+          emit({ type: 'layer', digest, status: 'downloading', done, total: desc.size });
+        }
+        yield chunk;
+      }
+    }
     let st: Staged | undefined;
     try {
-      if (layer !== undefined) {
+      if (layer !== undefined && digest.startsWith('sha256:') && usesLayerPipe(layerCompression(desc.mediaType), layer.diffId)) {
+        await writer.flush();
+        writer.delegate();
+        const ingest = { fd: writer.fd, keep: resumedAt };
+        st = await this.extract(desc, layer, delegated(), (r) => writer.commit(desc.size, digest, undefined, { digest: r.compressedDigest as Digest, size: r.compressedSize ?? -1 }), ingest);
+      } else if (layer !== undefined) {
         st = await this.extract(desc, layer, source(), () => writer.commit(desc.size, digest));
       } else {
         for await (const _ of source()) {
@@ -329,11 +352,11 @@ export class ImageStore {
    * Extracts a layer into a fresh staging directory of the snapshotter (removed again on failure) and
    * measures it for its snapshot record; `then` (committing the blob) runs during the measuring.
    */
-  private async extract(desc: Descriptor, layer: LayerTarget, src: AsyncIterable<Buffer>, then?: () => Promise<unknown>): Promise<Staged> {
+  private async extract(desc: Descriptor, layer: LayerTarget, src: AsyncIterable<Buffer>, then?: (r: LayerResult) => Promise<unknown>, ingest?: { fd: number; keep: number }): Promise<Staged> {
     const staging = await this.snapshotter.stagingDir();
     try {
-      await unpackLayerStream(src, layerCompression(desc.mediaType), staging, { target: 'overlay', expectedDiffId: layer.diffId });
-      const pending = then?.();
+      const r = await unpackLayerStream(src, layerCompression(desc.mediaType), staging, { target: 'overlay', expectedDiffId: layer.diffId, ...(ingest ? { ingest } : {}) });
+      const pending = then?.(r);
       const usage = dirUsageSync(staging);
       await pending;
       return { dir: staging, usage };

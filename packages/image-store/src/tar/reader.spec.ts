@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isInvalidArgument } from '@podkit/errdefs';
+import { APPLY_VIAS, ApplyVia, readTarVia } from '../test-support/apply-via';
 import { readTar } from './reader';
 import { TarHeader } from './types';
 import { buildTar, TarWriteEntry } from './writer';
@@ -11,9 +12,12 @@ async function* chunks(buf: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
 }
 
+/** How readAll reads: set by each run of the suite below. */
+let via: ApplyVia = 'javascript stream';
+
 async function readAll(buf: Buffer, chunk = 4096, limits = {}): Promise<Array<{ h: TarHeader; data: Buffer }>> {
   const out: Array<{ h: TarHeader; data: Buffer }> = [];
-  for await (const e of readTar(chunks(buf, chunk), limits)) {
+  for await (const e of readTarVia(via, buf, chunk, limits)) {
     const parts: Buffer[] = [];
     for await (const c of e.body) parts.push(Buffer.from(c));
     out.push({ h: e.header, data: Buffer.concat(parts) });
@@ -40,7 +44,10 @@ const sample: TarWriteEntry[] = [
   { name: 'run/fifo', type: 'fifo', mode: 0o600 },
 ];
 
-describe('readTar', () => {
+describe.each(APPLY_VIAS)('readTar over the %s', (how) => {
+  beforeAll(() => {
+    via = how;
+  });
   it.each([1, 7, 512, 65536])('round-trips ustar entries of every type (input chunks of %d bytes)', async (chunk) => {
     const got = await readAll(buildTar(sample), chunk);
     expect(got.map((g) => [g.h.name, g.h.type])).toEqual(sample.map((s) => [s.name, s.type ?? 'file']));

@@ -9,12 +9,37 @@ import { DEFAULT_TAR_LIMITS, TarEntryType, TarHeader, TarLimits } from './types'
 
 const BLOCK = 512;
 
-function corrupt(offset: number, reason: string): InvalidArgumentError {
+export function corrupt(offset: number, reason: string): InvalidArgumentError {
   return new InvalidArgumentError(`tar: ${reason} (at byte ${offset})`, { details: { field: 'layer', offset } });
 }
 
+/** What a regular file's body becomes when the source writes it itself (see TarByteSource.toFile). */
+export interface TarFileSpec {
+  path: string;
+  chown: boolean;
+  uid: number;
+  gid: number;
+  mode: number;
+  mtime: number;
+}
+
+/**
+ * Where readTarFrom gets its bytes. `read` returns exactly n bytes, or undefined at a clean end of
+ * input (nothing left); `what` says what is read ('header' for a header block: a source may frame
+ * headers itself). `toFile`, when present, writes the next n bytes into a new file and skips `pad`
+ * bytes after them without handing them to JavaScript (the native layer pipe).
+ */
+export interface TarByteSource {
+  readonly offset: number;
+  read(n: number, what: string): Promise<Buffer | undefined>;
+  stream(n: number, what: string): AsyncGenerator<Buffer>;
+  skip(n: number, what: string): Promise<void>;
+  drain(): Promise<void>;
+  toFile?(n: number, pad: number, file: TarFileSpec, what: string): Promise<void>;
+}
+
 /** Pulls exact byte counts out of an async stream of chunks. */
-class ByteSource {
+class ByteSource implements TarByteSource {
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
   private done = false;
@@ -184,10 +209,16 @@ function paxNumber(v: string, key: string, offset: number): number {
   return n;
 }
 
+/** A regular file's body: iterate it, or (when the source can) have it written to a new file. */
+export interface TarBody extends AsyncIterable<Buffer> {
+  /** Present when the source writes bodies itself; consumes the body like an iteration. */
+  toFile?: (file: TarFileSpec) => Promise<void>;
+}
+
 export interface TarEntry {
   header: TarHeader;
   /** The body: must be consumed (or skipped by moving on) before the next entry is read. */
-  body: AsyncIterable<Buffer>;
+  body: TarBody;
   /** Byte offset of the entry's header in the archive. */
   offset: number;
 }
@@ -196,9 +227,13 @@ export interface TarEntry {
  * Reads a tar stream entry by entry. The caller must finish with one entry's body before asking for
  * the next (an unread body is skipped).
  */
-export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | string>, limits: Partial<TarLimits> = {}): AsyncGenerator<TarEntry> {
+export function readTar(source: AsyncIterable<Buffer | Uint8Array | string>, limits: Partial<TarLimits> = {}): AsyncGenerator<TarEntry> {
+  return readTarFrom(new ByteSource(source[Symbol.asyncIterator]()), limits);
+}
+
+/** readTar over any TarByteSource. */
+export async function* readTarFrom(src: TarByteSource, limits: Partial<TarLimits> = {}): AsyncGenerator<TarEntry> {
   const lim: TarLimits = { ...DEFAULT_TAR_LIMITS, ...limits };
-  const src = new ByteSource(source[Symbol.asyncIterator]());
   let global: PaxRecords = { values: new Map(), xattrs: new Map() };
   let pax: PaxRecords | undefined;
   let longName: string | undefined;
@@ -317,18 +352,30 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | strin
     if (type === 'hardlink') header.size = 0;
 
     let consumed = false;
-    const body: AsyncIterable<Buffer> = {
+    let bodyDone = false;
+    const what = `body of ${JSON.stringify(header.name)}`;
+    const body: TarBody = {
       [Symbol.asyncIterator]: () => {
         if (consumed) throw new Error('tar: entry body read twice');
         consumed = true;
-        return src.stream(bodySize, `body of ${JSON.stringify(header.name)}`)[Symbol.asyncIterator]();
+        return src.stream(bodySize, what)[Symbol.asyncIterator]();
       },
     };
+    const toFile = src.toFile?.bind(src);
+    if (toFile && type === 'file') {
+      body.toFile = async (file) => {
+        if (consumed) throw new Error('tar: entry body read twice');
+        consumed = true;
+        await toFile(bodySize, skipBytes - bodySize, file, what);
+        bodyDone = true;
+      };
+    }
     const bodyStart = src.offset;
     yield { header, body, offset: start };
+    if (bodyDone) continue;
     // Skip what the consumer did not read, then the padding to the next block.
     const read = src.offset - bodyStart;
-    if (read < bodySize) await src.skip(bodySize - read, `body of ${JSON.stringify(header.name)}`);
+    if (read < bodySize) await src.skip(bodySize - read, what);
     const pad = skipBytes - bodySize;
     if (pad > 0) {
       const p = await src.read(pad, 'padding');

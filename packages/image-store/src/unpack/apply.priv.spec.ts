@@ -3,18 +3,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { getXattr } from '@podkit/runtime-core/sys';
 import { buildTar, TarWriteEntry } from '../tar/writer';
-import { applyLayer, ApplyOptions } from './apply';
+import { APPLY_VIAS, applyVia } from '../test-support/apply-via';
+import { ApplyOptions } from './apply';
 
 // Owners, device nodes, trusted.* and security.* attributes need root (CAP_CHOWN, CAP_MKNOD, CAP_SYS_ADMIN).
 const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
-async function* once(b: Buffer): AsyncGenerator<Buffer> {
-  yield b;
-}
-
-describeRoot('applyLayer (root)', () => {
+describeRoot.each(APPLY_VIAS)('applyLayer (root) through the %s', (via) => {
   let root: string;
-  const apply = (entries: TarWriteEntry[], opts: Partial<ApplyOptions> = {}) => applyLayer(root, once(buildTar(entries)), { target: 'flat', ...opts });
+  const apply = (entries: TarWriteEntry[], opts: Partial<ApplyOptions> = {}) => applyVia(via, root, buildTar(entries), { target: 'flat', ...opts });
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-apply-priv-'));
   });

@@ -3,18 +3,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isInvalidArgument } from '@podkit/errdefs';
 import { buildTar, TarWriteEntry } from '../tar/writer';
-import { applyLayer, ApplyOptions } from './apply';
+import { APPLY_VIAS, applyVia } from '../test-support/apply-via';
+import { ApplyOptions } from './apply';
 
-async function* once(b: Buffer): AsyncGenerator<Buffer> {
-  yield b;
-}
-
-describe('applyLayer', () => {
+describe.each(APPLY_VIAS)('applyLayer through the %s', (via) => {
   let base: string;
   let root: string;
   let hostDir: string;
   let victim: string;
-  const apply = (entries: TarWriteEntry[], opts: Partial<ApplyOptions> = {}) => applyLayer(root, once(buildTar(entries)), { target: 'flat', ...opts });
+  const apply = (entries: TarWriteEntry[], opts: Partial<ApplyOptions> = {}) => applyVia(via, root, buildTar(entries), { target: 'flat', ...opts });
 
   beforeEach(() => {
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-apply-'));

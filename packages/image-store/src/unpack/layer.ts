@@ -1,14 +1,23 @@
 /**
- * One layer from compressed bytes to files: decompress (gzip via node:zlib, zstd via zstd/decompress.ts, or none), hash the
- * uncompressed tar (the diff ID) and extract it, all streaming. The diff ID is checked against the
- * image config's `rootfs.diff_ids` after the last byte.
+ * One layer from compressed bytes to files: decompress (gzip or none, zstd via zstd/decompress.ts),
+ * hash the uncompressed tar (the diff ID) and extract it, all streaming. The diff ID is checked
+ * against the image config's `rootfs.diff_ids` after the last byte.
+ *
+ * gzip and uncompressed layers go through the native layer pipe when the addon and this Node have it
+ * (see `@podkit/runtime-core/sys` LayerPipe): the blob digest, gunzip, the diff ID and the writing of
+ * file bodies then run on a thread of their own, and this thread only parses headers and decides
+ * (measured in tools/src/bench/image.ts). Otherwise, and for zstd, node:zlib and node:crypto do it
+ * here; `PODKIT_LAYER_PIPE=0` forces that path (tests run both).
  */
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { DataLossError, InvalidArgumentError, UnimplementedError } from '@podkit/errdefs';
 import { Digest, Digester, LayerCompression } from '@podkit/oci-spec';
+import { LayerPipe, layerPipeSupport } from '@podkit/runtime-core/sys';
+import { DEFAULT_TAR_LIMITS } from '../tar/types';
 import { zstdDecompress } from '../zstd/decompress';
 import { applyLayer, ApplyOptions, ApplyStats } from './apply';
+import { PipeTarSource } from './pipe-source';
 
 /**
  * Output buffer of gunzip: each one filled is a round trip to the thread pool and back, so fewer,
@@ -40,6 +49,83 @@ async function* hashing(src: AsyncIterable<Buffer>, d: Digester): AsyncGenerator
 
 export interface LayerResult extends ApplyStats {
   diffId: Digest;
+  /** sha256 and size of the compressed bytes as given, when the native pipe hashed them (see usesLayerPipe). */
+  compressedDigest?: Digest;
+  compressedSize?: number;
+}
+
+let pipeSupport: boolean | undefined;
+
+/**
+ * Whether unpackLayerStream takes the native pipe for this layer; then its result carries the
+ * compressed stream's sha256, and the caller need not hash the blob itself.
+ */
+export function usesLayerPipe(compression: LayerCompression, expectedDiffId?: string): boolean {
+  if (compression !== 'gzip' && compression !== 'none') return false;
+  if (expectedDiffId !== undefined && !expectedDiffId.startsWith('sha256:')) return false;
+  if (process.env['PODKIT_LAYER_PIPE'] === '0') return false;
+  pipeSupport ??= layerPipeSupport().available;
+  return pipeSupport;
+}
+
+function zlibError(err: unknown, compression: LayerCompression): unknown {
+  // zlib reports corrupt input with Z_* codes: say what it means for a layer.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new InvalidArgumentError(`layer is not a valid ${compression} stream: ${(err as Error).message}`, { cause: err, details: { field: 'layer' } });
+  }
+  return err;
+}
+
+function checkDiffId(diffId: Digest, expected: string | undefined): void {
+  if (expected !== undefined && diffId !== expected) {
+    throw new DataLossError(`layer diff ID ${diffId} does not match the image config's ${expected}`, { details: { field: 'rootfs.diff_ids' } });
+  }
+}
+
+export interface UnpackLayerOptions extends ApplyOptions {
+  expectedDiffId?: string;
+  /**
+   * Only when usesLayerPipe(): the pipe's thread also appends the compressed bytes to this open
+   * ingestion file (the first `keep` are there already); see LayerPipeOptions.ingest.
+   */
+  ingest?: { fd: number; keep: number };
+}
+
+async function unpackThroughPipe(compressed: AsyncIterable<Buffer>, compression: 'gzip' | 'none', dir: string, opts: UnpackLayerOptions): Promise<LayerResult> {
+  const limits = { ...DEFAULT_TAR_LIMITS, ...opts.limits };
+  const pipe = new LayerPipe({ compression, maxPaxHeaderSize: limits.maxPaxHeaderSize, maxLongNameSize: limits.maxLongNameSize, ...(opts.ingest ? { ingest: opts.ingest } : {}) });
+  let stop = false;
+  // The input side runs beside the extraction: network (or store) chunks are copied into the pipe,
+  // which holds at most a few MiB of them.
+  const feeding = (async () => {
+    try {
+      for await (const chunk of compressed) {
+        if (stop) return;
+        await pipe.write(chunk);
+      }
+      pipe.end();
+    } catch (err) {
+      pipe.abort(err);
+      throw err;
+    }
+  })();
+  feeding.catch(() => undefined); // surfaces below, or through the pipe's requests
+  try {
+    const stats = await applyLayer(dir, new PipeTarSource(pipe, compression), opts);
+    // The tar ends at its end-of-archive marker; the rest (padding) still counts in the diff ID.
+    const fin = await pipe.finish();
+    await feeding;
+    const diffId = fin.diffId as Digest;
+    checkDiffId(diffId, opts.expectedDiffId);
+    return { ...stats, diffId, compressedDigest: fin.compressedDigest as Digest, compressedSize: fin.compressedSize };
+  } catch (err) {
+    throw zlibError(err, compression);
+  } finally {
+    stop = true;
+    pipe.close();
+    await feeding.catch(() => undefined);
+  }
 }
 
 /** Extracts a (possibly compressed) layer stream into `dir` and checks its diff ID. */
@@ -47,8 +133,12 @@ export async function unpackLayerStream(
   compressed: AsyncIterable<Buffer>,
   compression: LayerCompression,
   dir: string,
-  opts: ApplyOptions & { expectedDiffId?: string },
+  opts: UnpackLayerOptions,
 ): Promise<LayerResult> {
+  if ((compression === 'gzip' || compression === 'none') && usesLayerPipe(compression, opts.expectedDiffId)) {
+    return unpackThroughPipe(compressed, compression, dir, opts);
+  }
+  if (opts.ingest) throw new InvalidArgumentError('ingest: only with the layer pipe (usesLayerPipe() is false here)', { details: { field: 'ingest' } });
   const d = new Digester();
   const tar = hashing(decompress(compressed, compression), d);
   let stats: ApplyStats;
@@ -59,16 +149,9 @@ export async function unpackLayerStream(
       /* drain */
     }
   } catch (err) {
-    // zlib reports corrupt input with Z_* codes: say what it means for a layer.
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('Z_')) {
-      throw new InvalidArgumentError(`layer is not a valid ${compression} stream: ${(err as Error).message}`, { cause: err, details: { field: 'layer' } });
-    }
-    throw err;
+    throw zlibError(err, compression);
   }
   const diffId = d.digest();
-  if (opts.expectedDiffId !== undefined && diffId !== opts.expectedDiffId) {
-    throw new DataLossError(`layer diff ID ${diffId} does not match the image config's ${opts.expectedDiffId}`, { details: { field: 'rootfs.diff_ids' } });
-  }
+  checkDiffId(diffId, opts.expectedDiffId);
   return { ...stats, diffId };
 }

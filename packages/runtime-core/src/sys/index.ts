@@ -11,3 +11,4 @@ export * from './process';
 export * from './fsnodes';
 export * from './netns';
 export * from './overlay';
+export * from './layerpipe';

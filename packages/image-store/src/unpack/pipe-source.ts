@@ -1,0 +1,112 @@
+/**
+ * A TarByteSource over the native layer pipe (`@podkit/runtime-core/sys` LayerPipe): header
+ * sequences arrive framed by the pipe's thread, regular files' bodies are written by it (toFile), and
+ * everything else (PAX data cut by a limit, the bodies of entries JavaScript reads) is read through it.
+ * The reader in tar/reader.ts parses and checks every header exactly as for a JavaScript stream.
+ */
+import { InternalError, InvalidArgumentError } from '@podkit/errdefs';
+import { LayerPipe, LayerPipeTruncated } from '@podkit/runtime-core/sys';
+import { corrupt, TarByteSource, TarFileSpec } from '../tar/reader';
+
+const EMPTY = Buffer.alloc(0);
+/** Largest piece a streamed body is read in. */
+const STREAM_PIECE = 1024 * 1024;
+
+export class PipeTarSource implements TarByteSource {
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  offset = 0;
+
+  constructor(
+    private readonly pipe: LayerPipe,
+    private readonly compression: string,
+  ) {}
+
+  /** Corrupt compressed data is the layer's fault, whichever entry was being read. */
+  private async call<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('Z_')) {
+        throw new InvalidArgumentError(`layer is not a valid ${this.compression} stream: ${(err as Error).message}`, { cause: err, details: { field: 'layer' } });
+      }
+      throw err;
+    }
+  }
+
+  private get buffered(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private take(n: number): Buffer {
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.offset += n;
+    return out;
+  }
+
+  async read(n: number, what: string): Promise<Buffer | undefined> {
+    if (this.buffered === 0 && what === 'header') {
+      // At a header: the pipe frames the whole sequence (extension headers, their data, the header).
+      this.buf = await this.call(this.pipe.next());
+      this.pos = 0;
+    }
+    if (this.buffered >= n) return this.take(n);
+    const have = this.take(this.buffered);
+    const more = await this.call(this.pipe.read(n - have.length));
+    const got = have.length + more.length;
+    if (got === n) {
+      this.offset += more.length;
+      return have.length === 0 ? more : Buffer.concat([have, more]);
+    }
+    if (got === 0) return undefined;
+    throw corrupt(this.offset + more.length, `truncated ${what}: expected ${n} bytes, got ${got}`);
+  }
+
+  async *stream(n: number, what: string): AsyncGenerator<Buffer> {
+    let left = n;
+    if (this.buffered > 0 && left > 0) {
+      const out = this.take(Math.min(left, this.buffered));
+      left -= out.length;
+      yield out;
+    }
+    while (left > 0) {
+      const out = await this.call(this.pipe.read(Math.min(left, STREAM_PIECE)));
+      if (out.length === 0) throw corrupt(this.offset, `truncated ${what}: ${left} of ${n} bytes missing`);
+      this.offset += out.length;
+      left -= out.length;
+      yield out;
+    }
+  }
+
+  async skip(n: number, what: string): Promise<void> {
+    const fromBuf = Math.min(n, this.buffered);
+    this.take(fromBuf);
+    if (n === fromBuf) return;
+    const got = await this.call(this.pipe.skip(n - fromBuf));
+    this.offset += got;
+    if (got < n - fromBuf) throw corrupt(this.offset, `truncated ${what}: ${n - fromBuf - got} of ${n} bytes missing`);
+  }
+
+  /** The rest is read (and hashed) by LayerPipe.finish(). */
+  async drain(): Promise<void> {
+    this.take(this.buffered);
+  }
+
+  async toFile(n: number, pad: number, file: TarFileSpec, what: string): Promise<void> {
+    // A body follows its header, which ends a header sequence: nothing of it can be buffered here.
+    if (this.buffered !== 0) throw new InternalError(`tar: ${this.buffered} bytes buffered before ${what}`);
+    try {
+      this.buf = await this.call(this.pipe.file({ ...file, size: n, pad }));
+    } catch (err) {
+      if (err instanceof LayerPipeTruncated) {
+        const at = this.offset + err.got + (err.part === 'padding' ? n : 0);
+        throw corrupt(at, err.part === 'body' ? `truncated ${what}: ${err.want - err.got} of ${n} bytes missing` : `truncated padding after ${what.replace(/^body of /, '')}`);
+      }
+      throw err;
+    }
+    this.pos = 0;
+    this.offset += n + pad;
+  }
+}
