@@ -143,8 +143,8 @@ const char* ErrnoName(int err) {
 
 constexpr size_t kBlock = 512;
 constexpr size_t kOutSize = 1024 * 1024;          // inflate buffer
-constexpr size_t kHighWater = 4 * 1024 * 1024;    // queued input that makes write() wait
-constexpr size_t kLowWater = 1 * 1024 * 1024;     // ... until the queue is down to this
+constexpr size_t kHighWater = 2 * 1024 * 1024;    // queued input that makes write() wait
+constexpr size_t kLowWater = 512 * 1024;          // ... until the queue is down to this
 constexpr size_t kMaxSequence = 4 * 1024 * 1024;  // a header sequence stops growing here
 constexpr size_t kSpares = 8;                      // input vectors kept for reuse
 
