@@ -11,12 +11,17 @@
  * followed by `RATIO` lines for tools/src/bench/run-all.ts (not with `--json`).
  *
  * Every variant starts from the same state: what the variants before it wrote is flushed (`sync`, not
- * timed), and nothing is removed until the whole run is over (the output trees, about 1.5 GB a round,
- * go at the end). Removing trees during the run made the variants that create many files pay for it:
- * on ext4 without a journal (this machine's disk) a new inode is never one deleted in the last 60 s
- * (300 s while its inode table block is dirty), and each create then walks past every such inode
- * (`recently_deleted()` and `find_get_block_common()` took 10-14 % of a pull's CPU in `perf` right
- * after a delete). That charged podimg and umoci (a thousand files each), not the floor (five).
+ * timed), and what a round wrote is given back before the next round without deleting any file (see
+ * releaseRound); the trees themselves go when the whole run is over. Two effects of this machine made
+ * that necessary, and both charged the variants that write many files and many bytes (podimg, umoci),
+ * not the floor (five files):
+ * - Deleting: on ext4 without a journal (this disk) a new inode is never one deleted in the last 60 s
+ *   (300 s while its inode table block is dirty), and each create walks past every such inode
+ *   (`recently_deleted()` and `find_get_block_common()`: 10-14 % of a pull's CPU in `perf` right after
+ *   a delete).
+ * - Keeping: this VM's memory is backed by the host on first touch. Page cache that grows into pages
+ *   the guest never used is written at ~330 MB/s (`copy_folio_from_iter_atomic`, 91 % of `dd` to a new
+ *   file), into reused pages at ~3 GB/s. Truncating the round's files frees their pages for reuse.
  * Deletions the machine made before the run still count: start it a few minutes after the last one.
  *
  *   npm run build   (or: tsc -p packages/{errdefs,oci-spec,runtime-core,image-store}/tsconfig.lib.json)
@@ -87,6 +92,22 @@ function timed(cmd: string, argv: string[], opts: { stdout?: string } = {}): Sam
 /** Flushes what earlier variants wrote, so its writeback does not land in the next measurement. */
 function syncDisks(): void {
   spawnSync('sync', [], { stdio: 'ignore' });
+}
+
+/**
+ * Gives the page cache of a finished round back without deleting a file: every regular file of the
+ * round's output trees is truncated to 0 (its pages return to the free lists, and the next round's
+ * writes reuse them), the inodes stay until the run is over (see the header), then `sync`.
+ */
+function releaseRound(paths: string[]): void {
+  const walk = (p: string): void => {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isFile()) fs.truncateSync(p, 0);
+    else if (st.isDirectory()) for (const name of fs.readdirSync(p)) walk(path.join(p, name));
+  };
+  for (const p of paths.splice(0)) walk(p);
+  syncDisks();
 }
 
 function seq(samples: Sample[]): Sample {
@@ -171,21 +192,26 @@ async function main(): Promise<void> {
     skopeoPush(layout.dir, 'v1', ref);
     const compressed = img.layers.reduce((n, l) => n + l.size, 0);
 
+    // Output trees of the round being run (see releaseRound).
+    const outputs: string[] = [];
     const blob = (digest: string): string => path.join(layout.dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
     const variants: Record<string, (round: number) => Sample> = {
       [PULL]: (i) => {
         const root = path.join(work, `p1-${i}`);
+        outputs.push(root);
         const [c, a] = podimg(['--root', root, 'pull', ref]);
         return timed(c, a);
       },
       [FLAT]: (i) => {
         const root = path.join(work, `p2-${i}`);
+        outputs.push(root, path.join(work, `p2-bundle-${i}`));
         const [c1, a1] = podimg(['--root', root, 'pull', '--no-unpack', ref]);
         const [c2, a2] = podimg(['--root', root, 'unpack', ref, path.join(work, `p2-bundle-${i}`)]);
         return seq([timed(c1, a1), timed(c2, a2)]);
       },
       [PEER]: (i) => {
         const dir = path.join(work, `u-${i}`);
+        outputs.push(dir, `${dir}-bundle`);
         return seq([
           timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:v1`]),
           timed('umoci', ['unpack', '--image', `${dir}:v1`, `${dir}-bundle`]),
@@ -193,11 +219,13 @@ async function main(): Promise<void> {
       },
       [FLOOR]: (i) => {
         const dir = path.join(work, `g-${i}`);
+        outputs.push(dir);
         fs.mkdirSync(dir);
         return seq(img.layers.map((l, k) => timed('gzip', ['-dc', blob(l.digest)], { stdout: path.join(dir, `layer-${k}.tar`) })));
       },
       [FLOOR2]: (i) => {
         const dir = path.join(work, `g2-${i}`);
+        outputs.push(dir);
         fs.mkdirSync(dir);
         // Two shells, each decompressing every other layer in turn.
         const half = (k0: number): string =>
@@ -215,6 +243,7 @@ async function main(): Promise<void> {
       syncDisks();
       fn(-1);
     }
+    releaseRound(outputs);
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, fn] of Object.entries(variants)) {
         syncDisks();
@@ -222,6 +251,7 @@ async function main(): Promise<void> {
         results.get(name)?.push(s);
         process.stderr.write(`round ${r + 1}/${ROUNDS} ${name}: ${s.ms.toFixed(0)} ms, ${(s.rssKiB / 1024).toFixed(1)} MiB RSS (load ${os.loadavg()[0]?.toFixed(2)})\n`);
       }
+      releaseRound(outputs);
     }
     const med = (name: string): number => median((results.get(name) ?? []).map((s) => s.ms));
     const peer = med(PEER);
