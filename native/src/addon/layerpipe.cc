@@ -527,20 +527,8 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
         pos_ += take;
         return true;
       }
-      case Kind::kSkip: {
-        uint64_t left = r.n;
-        while (left > 0) {
-          if (Avail() == 0 && !More(res)) {
-            if (!res->fail.code.empty()) return false;
-            break;
-          }
-          size_t take = static_cast<size_t>(std::min<uint64_t>(left, Avail()));
-          pos_ += take;
-          left -= take;
-        }
-        res->count = r.n - left;
-        return true;
-      }
+      case Kind::kSkip:
+        return Drop(r.n, res, &res->count);
       case Kind::kFile:
         return WriteFile(r, res) && Sequence(res);
       case Kind::kFinish: {
@@ -622,10 +610,7 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
       if (Avail() == 0 && !More(res)) {
         close(fd);
         if (!res->fail.code.empty()) return false;
-        Failure f{"truncated", "truncated body"};
-        f.got = r.n - left;
-        f.want = r.n;
-        return Fail(res, f);
+        return Truncated(res, "truncated body", r.n - left, r.n);
       }
       size_t take = static_cast<size_t>(std::min<uint64_t>(left, Avail()));
       ssize_t w = write(fd, out_.data() + pos_, take);
@@ -643,20 +628,33 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
     ts[0].tv_nsec = ts[1].tv_nsec = r.nsec;
     if (futimens(fd, ts) != 0) return fail("futimens");
     if (close(fd) != 0) return Fail(res, SysFailure("close", errno, r.path));
-    uint64_t pad = r.pad;
-    while (pad > 0) {
+    uint64_t dropped = 0;
+    if (!Drop(r.pad, res, &dropped)) return false;
+    if (dropped < r.pad) return Truncated(res, "truncated padding", dropped, r.pad);
+    return true;
+  }
+
+  // Consumes up to `n` bytes (fewer at the end of input, counted in *dropped); false on a failure.
+  bool Drop(uint64_t n, Result* res, uint64_t* dropped) {
+    uint64_t left = n;
+    while (left > 0) {
       if (Avail() == 0 && !More(res)) {
         if (!res->fail.code.empty()) return false;
-        Failure f{"truncated", "truncated padding"};
-        f.got = r.pad - pad;
-        f.want = r.pad;
-        return Fail(res, f);
+        break;
       }
-      size_t take = static_cast<size_t>(std::min<uint64_t>(pad, Avail()));
+      size_t take = static_cast<size_t>(std::min<uint64_t>(left, Avail()));
       pos_ += take;
-      pad -= take;
+      left -= take;
     }
+    *dropped = n - left;
     return true;
+  }
+
+  bool Truncated(Result* res, const char* what, uint64_t got, uint64_t want) {
+    Failure f{"truncated", what};
+    f.got = got;
+    f.want = want;
+    return Fail(res, f);
   }
 
   static Failure SysFailure(const char* call, int err, const std::string& path) {
