@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -270,12 +271,14 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "LayerPipe.write: argument must be a Buffer");
     auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    if (drain_) throw Napi::Error::New(env, "LayerPipe.write: the previous write still waits for room");
     auto d = Napi::Promise::Deferred::New(env);
     bool wait = false;
     {
       std::lock_guard<std::mutex> g(mu_);
       if (input_ended_) throw Napi::Error::New(env, "LayerPipe.write: after end()");
-      if (!stopping_ && !failed_ && buf.Length() > 0) {
+      // Once the pipe failed, input is dropped: the request that failed tells the consumer why.
+      if (!stopping_ && !failed_.load() && buf.Length() > 0) {
         // Recycled vectors keep their pages: fresh 1 MiB allocations cost a page fault per 4 KiB.
         std::vector<uint8_t> v;
         if (!spare_.empty()) {
@@ -416,6 +419,13 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
         Release(env);
       }
       return;
+    }
+    if (!r->ok && drain_) {
+      // The pipe failed: it takes no more input, so a write waiting for room is done waiting.
+      auto w = std::move(*drain_);
+      drain_.reset();
+      w.Resolve(env.Undefined());
+      Release(env);
     }
     if (!pending_) return;
     auto d = std::move(*pending_);
@@ -681,7 +691,8 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
         if (!TakeInput(res)) {
           if (!res->fail.code.empty()) return false;
           // The end of input.
-          if (gzip_ && in_member_) return Fail(res, ZFailure("Z_BUF_ERROR", "unexpected end of file"));
+          // A cut member, or no gzip data at all (as node:zlib says for both).
+          if (gzip_ && (in_member_ || !gz_seen_)) return Fail(res, ZFailure("Z_BUF_ERROR", "unexpected end of file"));
           return false;
         }
       }
@@ -696,9 +707,10 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
         return true;
       }
       if (gz_done_) {
-        // After a member's end: trailing zeros are padding, anything else starts another member.
+        // After a member's end: zero bytes are padding (skipped one by one, so the result does not
+        // depend on how the input was cut into writes); anything else starts another member.
         if (in_[in_pos_] == 0) {
-          in_pos_ = in_.size();
+          while (in_pos_ < in_.size() && in_[in_pos_] == 0) in_pos_++;
           continue;
         }
         GetApis().inflate_reset(&z_);
@@ -709,6 +721,7 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
       z_.next_out = dst;
       z_.avail_out = static_cast<uInt>(room);
       in_member_ = true;
+      gz_seen_ = true;
       int rc = GetApis().inflate(&z_, Z_NO_FLUSH);
       size_t made = room - z_.avail_out;
       in_pos_ = in_.size() - z_.avail_in;
@@ -807,13 +820,14 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
 
   // The pipe's thread only.
   z_stream z_;
-  bool z_open_ = false, gz_done_ = false, in_member_ = false;
+  bool z_open_ = false, gz_done_ = false, in_member_ = false, gz_seen_ = false;
   std::vector<uint8_t> in_;
   size_t in_pos_ = 0;
   std::vector<uint8_t> out_;
   size_t pos_ = 0, len_ = 0;
   Sha256 csha_, usha_;
-  bool failed_ = false, stopped_ = false;
+  std::atomic<bool> failed_{false};  // read by write() on the JS thread
+  bool stopped_ = false;
   Failure failure_;
 
   // JS thread only.

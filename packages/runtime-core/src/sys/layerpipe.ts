@@ -99,6 +99,8 @@ export function layerPipeSupport(): { available: boolean; reason?: string } {
 }
 
 const U32 = 0xffffffff;
+/** Largest read(): 16 MiB. */
+const MAX_READ = 16 * 1024 * 1024;
 
 export class LayerPipe {
   private readonly native: NativeLayerPipe;
@@ -123,6 +125,7 @@ export class LayerPipe {
   /** Hands over compressed input (copied); resolves when there is room for more. Throws after close(). */
   async write(buf: Buffer): Promise<void> {
     if (this.closed) throw new FailedPreconditionError('layer pipe: write after close');
+    if (this.abortReason !== undefined) throw new FailedPreconditionError('layer pipe: write after abort');
     await this.native.write(buf);
   }
 
@@ -144,6 +147,8 @@ export class LayerPipe {
 
   /** `n` bytes, fewer only at the end of input. */
   read(n: number): Promise<Buffer> {
+    // The pipe's buffer grows to hold n bytes: callers read headers and pieces, never whole bodies.
+    if (!Number.isSafeInteger(n) || n < 0 || n > MAX_READ) return Promise.reject(invalidField('n', `must be a byte count up to ${MAX_READ}, got ${n}`));
     return this.call(() => this.native.read(n), 'read layer');
   }
 
@@ -153,7 +158,7 @@ export class LayerPipe {
   }
 
   /** Writes the next `spec.size` bytes into a new file; resolves with the next header sequence. */
-  file(spec: LayerFileSpec): Promise<Buffer> {
+  async file(spec: LayerFileSpec): Promise<Buffer> {
     for (const k of ['uid', 'gid'] as const) if (!Number.isInteger(spec[k]) || spec[k] < 0 || spec[k] > U32) throw invalidField(k, `must be an integer in 0..${U32}, got ${spec[k]}`);
     if (!Number.isFinite(spec.mtime)) throw invalidField('mtime', `must be a finite number, got ${spec.mtime}`);
     let sec = Math.floor(spec.mtime);
