@@ -252,6 +252,15 @@ async function stateAfter(p: Promise<unknown>, ms: number): Promise<'settled' | 
   }
 }
 
+/** Writes 1 MiB pieces (up to 8) until one waits for room; returns that write's promise (boxed: an async function would await it). */
+async function writeUntilWaiting(pipe: LayerPipe, piece: (i: number) => Buffer): Promise<{ write: Promise<void> }> {
+  for (let i = 0; i < 8; i++) {
+    const w = pipe.write(piece(i));
+    if ((await stateAfter(w, 100)) === 'pending') return { write: w };
+  }
+  throw new Error('no write waited for room after 8 MiB');
+}
+
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   return p.then(
     () => {
@@ -806,15 +815,10 @@ describe('LayerPipe', () => {
   it('refuses a second write while one waits for room, instead of losing its promise', async () => {
     const pipe = new LayerPipe(options('none'));
     try {
-      let waiting: Promise<void> | undefined;
-      for (let i = 0; i < 8 && !waiting; i++) {
-        const w = pipe.write(Buffer.alloc(MiB, i));
-        if ((await stateAfter(w, 100)) === 'pending') waiting = w;
-      }
-      expect(waiting).toBeDefined();
+      const { write: waiting } = await writeUntilWaiting(pipe, (i) => Buffer.alloc(MiB, i));
       await expect(pipe.write(Buffer.alloc(10))).rejects.toThrow(/previous write still waits for room/);
       const skipped = pipe.skip(64 * MiB);
-      expect(await stateAfter(waiting!, 5000)).toBe('settled');
+      expect(await stateAfter(waiting, 5000)).toBe('settled');
       pipe.end();
       expect(await skipped).toBeGreaterThan(2 * MiB);
     } finally {
@@ -825,15 +829,10 @@ describe('LayerPipe', () => {
   it('releases a write waiting for room when the pipe fails, and drops later input', async () => {
     const pipe = new LayerPipe(options('gzip'));
     try {
-      let waiting: Promise<void> | undefined;
-      for (let i = 0; i < 8 && !waiting; i++) {
-        const w = pipe.write(Buffer.alloc(MiB, 0x41)); // not gzip
-        if ((await stateAfter(w, 100)) === 'pending') waiting = w;
-      }
-      expect(waiting).toBeDefined();
+      const { write: waiting } = await writeUntilWaiting(pipe, () => Buffer.alloc(MiB, 0x41)); // not gzip
       const err = await rejection(pipe.next());
       expect((err as { code?: string }).code).toBe('Z_DATA_ERROR');
-      expect(await stateAfter(waiting!, 2000)).toBe('settled');
+      expect(await stateAfter(waiting, 2000)).toBe('settled');
       await pipe.write(Buffer.alloc(MiB, 0x41)); // accepted and dropped: the failure is already told
       expect((await rejection(pipe.finish()) as { code?: string }).code).toBe('Z_DATA_ERROR');
     } finally {
@@ -895,14 +894,9 @@ describe('LayerPipe', () => {
 
     it('releases a write waiting for room', async () => {
       const pipe = new LayerPipe(options('none'));
-      let waiting: Promise<void> | undefined;
-      for (let i = 0; i < 8 && !waiting; i++) {
-        const w = pipe.write(Buffer.alloc(MiB, i));
-        if ((await stateAfter(w, 50)) === 'pending') waiting = w;
-      }
-      expect(waiting).toBeDefined();
+      const { write: waiting } = await writeUntilWaiting(pipe, (i) => Buffer.alloc(MiB, i));
       pipe.close();
-      expect(await stateAfter(waiting!, 2000)).toBe('settled');
+      expect(await stateAfter(waiting, 2000)).toBe('settled');
     });
 
     it('close() before any request, and with the input half consumed', async () => {
