@@ -334,22 +334,19 @@ describe('LayerPipe', () => {
       expect(digests).toEqual({ compressedDigest: sha256(gz), compressedSize: gz.length, diffId: sha256(big.tar), size: big.tar.length });
     });
 
-    it.each([511, 4096, MiB])('no compression, %i-byte writes: both digests are of the tar', async (piece) => {
+    it.each([
+      ['big', 511],
+      ['big', 4096],
+      ['big', MiB],
+      ['small', 1],
+    ] as const)('no compression, the %s tar in %i-byte writes: both digests are of the tar', async (which, piece) => {
+      const t = which === 'big' ? big : small;
       const out = subdir('out');
-      const { consumed, digests } = await unpack(big.tar, 'none', piece, out);
+      const { consumed, digests } = await unpack(t.tar, 'none', piece, out);
       expect(consumed.endMarker).toBe(true);
-      expect(consumed.entries).toHaveLength(8);
-      expectFiles(out, big);
-      expect(digests).toEqual({ compressedDigest: sha256(big.tar), compressedSize: big.tar.length, diffId: sha256(big.tar), size: big.tar.length });
-    });
-
-    it('no compression, 1-byte writes (a small tar)', async () => {
-      const out = subdir('out');
-      const { consumed, digests } = await unpack(small.tar, 'none', 1, out);
-      expect(consumed.endMarker).toBe(true);
-      expect(consumed.entries).toHaveLength(6);
-      expectFiles(out, small);
-      expect(digests).toEqual({ compressedDigest: sha256(small.tar), compressedSize: small.tar.length, diffId: sha256(small.tar), size: small.tar.length });
+      expect(consumed.entries).toHaveLength(which === 'big' ? 8 : 6);
+      expectFiles(out, t);
+      expect(digests).toEqual({ compressedDigest: sha256(t.tar), compressedSize: t.tar.length, diffId: sha256(t.tar), size: t.tar.length });
     });
 
     it('the trailing zero padding after the end-of-archive blocks counts in the diff ID', async () => {
@@ -389,8 +386,17 @@ describe('LayerPipe', () => {
     const gzA = zlib.gzipSync(a);
     const gzB = zlib.gzipSync(b);
 
-    it.each([1, 7, 4096, MiB])('a multi-member stream inflates to the concatenation (%i-byte writes)', async (piece) => {
-      const blob = Buffer.concat([gzA, gzB]);
+    it.each([
+      ['nothing', 0, 1],
+      ['nothing', 0, 7],
+      ['nothing', 0, 4096],
+      ['nothing', 0, MiB],
+      // Zero padding is skipped byte by byte: the result does not depend on where writes are cut.
+      ['5 zero bytes', 5, 1],
+      ['5 zero bytes', 5, 3],
+      ['5 zero bytes', 5, 4096],
+    ] as const)('a multi-member stream with %s between the members inflates to the concatenation (%i, %i-byte writes)', async (_what, zeros, piece) => {
+      const blob = Buffer.concat([gzA, Buffer.alloc(zeros), gzB]);
       const pipe = new LayerPipe(options('gzip'));
       try {
         const fed = feed(pipe, blob, piece);
@@ -411,20 +417,6 @@ describe('LayerPipe', () => {
         expect((await pipe.read(a.length + 1)).equals(a)).toBe(true);
         await fed;
         expect(await pipe.finish()).toEqual({ compressedDigest: sha256(blob), compressedSize: blob.length, diffId: sha256(a), size: a.length });
-      } finally {
-        pipe.close();
-      }
-    });
-
-    it.each([1, 3, 4096])('zero padding between members is skipped whatever the write boundaries (%i-byte writes)', async (piece) => {
-      const blob = Buffer.concat([gzA, Buffer.alloc(5), gzB]);
-      const pipe = new LayerPipe(options('gzip'));
-      try {
-        const fed = feed(pipe, blob, piece);
-        const all = await pipe.read(a.length + b.length + 100);
-        await fed;
-        expect(all.equals(Buffer.concat([a, b]))).toBe(true);
-        expect(await pipe.finish()).toMatchObject({ diffId: sha256(Buffer.concat([a, b])), size: a.length + b.length });
       } finally {
         pipe.close();
       }
