@@ -501,8 +501,19 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
       Request r;
       {
         std::unique_lock<std::mutex> g(mu_);
-        cv_.wait(g, [&] { return stopping_ || request_.has_value(); });
-        if (stopping_) return;
+        for (;;) {
+          if (stopping_) return;
+          if (request_.has_value()) break;
+          // While JavaScript handles the last result, inflate (and hash) ahead into the buffer's free
+          // tail, as far as the input already here allows: the next request then finds its bytes ready.
+          if (!ahead_done_ && !failed_.load() && len_ < out_.size() && (in_pos_ < in_.size() || !queue_.empty())) {
+            g.unlock();
+            ReadAhead();
+            g.lock();
+            continue;
+          }
+          cv_.wait(g);
+        }
         r = std::move(*request_);
         request_.reset();
       }
@@ -675,9 +686,26 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
     return f;
   }
 
+  // One step of read-ahead (the pipe's thread, between requests). The end of input stops it; a failure
+  // is kept for the request that reaches it (More()).
+  void ReadAhead() {
+    Result scratch;
+    nonblocking_ = true;
+    bool made = More(&scratch);
+    nonblocking_ = false;
+    if (made || scratch.fail.code == "wouldblock") return;
+    ahead_done_ = true;
+    if (!scratch.fail.code.empty() && !stopped_) ahead_failure_ = scratch.fail;
+  }
+
   // Produces more uncompressed bytes after len_. Returns false at the end of input (res->fail
   // empty) or on a failure (res->fail set; stopped_ when close() interrupted it).
   bool More(Result* res) {
+    // A failure found while reading ahead surfaces only once the bytes before it were served.
+    if (ahead_failure_) {
+      res->fail = *ahead_failure_;
+      return false;
+    }
     if (pos_ > 0 && pos_ == len_) pos_ = len_ = 0;
     if (len_ == out_.size()) {
       // Compact: keep the unread bytes (a caller wants more than the buffer's free tail).
@@ -752,6 +780,10 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
     bool notify = false;
     {
       std::unique_lock<std::mutex> g(mu_);
+      if (nonblocking_ && !stopping_ && queue_.empty() && !input_ended_) {
+        res->fail = Failure{"wouldblock", ""};  // read-ahead never waits for input
+        return false;
+      }
       cv_.wait(g, [&] { return stopping_ || !queue_.empty() || input_ended_; });
       if (stopping_) {
         stopped_ = true;
@@ -828,6 +860,9 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
   Sha256 csha_, usha_;
   std::atomic<bool> failed_{false};  // read by write() on the JS thread
   bool stopped_ = false;
+  bool ahead_done_ = false;               // read-ahead reached the end of input or a failure
+  bool nonblocking_ = false;              // set while reading ahead: TakeInput() does not wait
+  std::optional<Failure> ahead_failure_;  // ... which More() reports when a request gets there
   Failure failure_;
 
   // JS thread only.

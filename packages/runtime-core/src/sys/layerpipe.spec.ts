@@ -422,6 +422,20 @@ describe('LayerPipe', () => {
       }
     });
 
+    it('reads ahead between requests, and a failure it meets waits until the bytes before it were served', async () => {
+      const blob = Buffer.concat([gzA, Buffer.from('abc')]);
+      const pipe = new LayerPipe(options('gzip'));
+      try {
+        await feed(pipe, blob, blob.length);
+        // Time for the pipe's thread to inflate the member and reach the garbage with no request pending.
+        await new Promise((r) => setTimeout(r, 200));
+        expect((await pipe.read(a.length)).equals(a)).toBe(true);
+        expect(((await rejection(pipe.read(1))) as { code?: string }).code).toBe('Z_DATA_ERROR');
+      } finally {
+        pipe.close();
+      }
+    });
+
     it('no gzip data at all fails with Z_BUF_ERROR, as node:zlib says', async () => {
       const err = await gzipFailure(Buffer.alloc(0));
       expect((err as { code?: string }).code).toBe('Z_BUF_ERROR');
