@@ -6,12 +6,25 @@ import { isAlreadyExists, isDataLoss, isNotFound } from '@podkit/errdefs';
 import { MediaType } from '@podkit/oci-spec';
 import { FakeRegistry } from '../test-support/fake-registry';
 import { unpackBundle } from '../unpack/bundle';
+import { usesLayerPipe } from '../unpack/layer';
 import { ImageStore } from './store';
 import { PullEvent } from './types';
 
 const amd64 = { os: 'linux', architecture: 'amd64' };
 
-describe('ImageStore', () => {
+// Every pull here runs twice: through the native layer pipe (the default) and through the JavaScript
+// path (node:zlib and node:crypto on this thread) that zstd layers, and nodes without the pipe, take.
+describe.each(['native layer pipe', 'javascript path'] as const)('ImageStore, layers through the %s', (via) => {
+  const saved = process.env['PODKIT_LAYER_PIPE'];
+  beforeAll(() => {
+    if (via === 'javascript path') process.env['PODKIT_LAYER_PIPE'] = '0';
+    else delete process.env['PODKIT_LAYER_PIPE'];
+    expect(usesLayerPipe('gzip')).toBe(via === 'native layer pipe');
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env['PODKIT_LAYER_PIPE'];
+    else process.env['PODKIT_LAYER_PIPE'] = saved;
+  });
   let reg: FakeRegistry;
   let root: string;
   let store: ImageStore;
