@@ -163,7 +163,7 @@ struct Request {
 };
 
 // Why a request failed. `code` is one of: "errno" (a syscall: syscall, err, path), "zlib" (zcode,
-// message), "truncated" (the input ended inside a body or its padding: got of want), "aborted" (the
+// message), "truncated" (the input ended inside a file's `part`, "body" or "padding": got of want), "aborted" (the
 // input failed: JavaScript has the reason), "closed", "internal" (message).
 struct Failure {
   std::string code;
@@ -172,6 +172,7 @@ struct Failure {
   int err = 0;
   std::string path;
   std::string zcode;
+  std::string part;
   uint64_t got = 0, want = 0;
 };
 
@@ -443,6 +444,7 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
       } else if (f.code == "zlib") {
         e.Set("zcode", Napi::String::New(env, f.zcode));
       } else if (f.code == "truncated") {
+        e.Set("part", Napi::String::New(env, f.part));
         e.Set("got", Napi::Number::New(env, static_cast<double>(f.got)));
         e.Set("want", Napi::Number::New(env, static_cast<double>(f.want)));
       }
@@ -631,7 +633,7 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
       if (Avail() == 0 && !More(res)) {
         close(fd);
         if (!res->fail.code.empty()) return false;
-        return Truncated(res, "truncated body", r.n - left, r.n);
+        return Truncated(res, "body", r.n - left, r.n);
       }
       size_t take = static_cast<size_t>(std::min<uint64_t>(left, Avail()));
       ssize_t w = write(fd, out_.data() + pos_, take);
@@ -651,7 +653,7 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
     if (close(fd) != 0) return Fail(res, SysFailure("close", errno, r.path));
     uint64_t dropped = 0;
     if (!Drop(r.pad, res, &dropped)) return false;
-    if (dropped < r.pad) return Truncated(res, "truncated padding", dropped, r.pad);
+    if (dropped < r.pad) return Truncated(res, "padding", dropped, r.pad);
     return true;
   }
 
@@ -671,8 +673,9 @@ class LayerPipe : public Napi::ObjectWrap<LayerPipe> {
     return true;
   }
 
-  bool Truncated(Result* res, const char* what, uint64_t got, uint64_t want) {
-    Failure f{"truncated", what};
+  bool Truncated(Result* res, const char* part, uint64_t got, uint64_t want) {
+    Failure f{"truncated", std::string("truncated ") + part};
+    f.part = part;
     f.got = got;
     f.want = want;
     return Fail(res, f);

@@ -329,7 +329,7 @@ export class ImageStore {
         await writer.flush();
         writer.delegate();
         const ingest = { fd: writer.fd, keep: resumedAt };
-        st = await this.extract(desc, layer, delegated(), (r) => writer.commit(desc.size, digest, undefined, { digest: r.compressedDigest as Digest, size: r.compressedSize ?? -1 }), ingest);
+        st = await this.extract(desc, layer, delegated(), (r) => writer.commit(desc.size, digest, undefined, r.compressed), ingest);
       } else if (layer !== undefined) {
         st = await this.extract(desc, layer, source(), () => writer.commit(desc.size, digest));
       } else {

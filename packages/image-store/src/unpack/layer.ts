@@ -17,7 +17,7 @@ import { LayerPipe, layerPipeSupport } from '@podkit/runtime-core/sys';
 import { DEFAULT_TAR_LIMITS } from '../tar/types';
 import { zstdDecompress } from '../zstd/decompress';
 import { applyLayer, ApplyOptions, ApplyStats } from './apply';
-import { PipeTarSource } from './pipe-source';
+import { compressionError, PipeTarSource } from './pipe-source';
 
 /**
  * Output buffer of gunzip: each one filled is a round trip to the thread pool and back, so fewer,
@@ -50,8 +50,7 @@ async function* hashing(src: AsyncIterable<Buffer>, d: Digester): AsyncGenerator
 export interface LayerResult extends ApplyStats {
   diffId: Digest;
   /** sha256 and size of the compressed bytes as given, when the native pipe hashed them (see usesLayerPipe). */
-  compressedDigest?: Digest;
-  compressedSize?: number;
+  compressed?: { digest: Digest; size: number };
 }
 
 let pipeSupport: boolean | undefined;
@@ -66,15 +65,6 @@ export function usesLayerPipe(compression: LayerCompression, expectedDiffId?: st
   if (process.env['PODKIT_LAYER_PIPE'] === '0') return false;
   pipeSupport ??= layerPipeSupport().available;
   return pipeSupport;
-}
-
-function zlibError(err: unknown, compression: LayerCompression): unknown {
-  // zlib reports corrupt input with Z_* codes: say what it means for a layer.
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('Z_')) {
-    return new InvalidArgumentError(`layer is not a valid ${compression} stream: ${(err as Error).message}`, { cause: err, details: { field: 'layer' } });
-  }
-  return err;
 }
 
 function checkDiffId(diffId: Digest, expected: string | undefined): void {
@@ -95,15 +85,11 @@ export interface UnpackLayerOptions extends ApplyOptions {
 async function unpackThroughPipe(compressed: AsyncIterable<Buffer>, compression: 'gzip' | 'none', dir: string, opts: UnpackLayerOptions): Promise<LayerResult> {
   const limits = { ...DEFAULT_TAR_LIMITS, ...opts.limits };
   const pipe = new LayerPipe({ compression, maxPaxHeaderSize: limits.maxPaxHeaderSize, maxLongNameSize: limits.maxLongNameSize, ...(opts.ingest ? { ingest: opts.ingest } : {}) });
-  let stop = false;
   // The input side runs beside the extraction: network (or store) chunks are copied into the pipe,
-  // which holds at most a few MiB of them.
+  // which holds at most a few MiB of them. Once the pipe is closed its write() throws, which ends this.
   const feeding = (async () => {
     try {
-      for await (const chunk of compressed) {
-        if (stop) return;
-        await pipe.write(chunk);
-      }
+      for await (const chunk of compressed) await pipe.write(chunk);
       pipe.end();
     } catch (err) {
       pipe.abort(err);
@@ -118,11 +104,10 @@ async function unpackThroughPipe(compressed: AsyncIterable<Buffer>, compression:
     await feeding;
     const diffId = fin.diffId as Digest;
     checkDiffId(diffId, opts.expectedDiffId);
-    return { ...stats, diffId, compressedDigest: fin.compressedDigest as Digest, compressedSize: fin.compressedSize };
+    return { ...stats, diffId, compressed: { digest: fin.compressedDigest as Digest, size: fin.compressedSize } };
   } catch (err) {
-    throw zlibError(err, compression);
+    throw compressionError(err, compression);
   } finally {
-    stop = true;
     pipe.close();
     await feeding.catch(() => undefined);
   }
@@ -149,7 +134,7 @@ export async function unpackLayerStream(
       /* drain */
     }
   } catch (err) {
-    throw zlibError(err, compression);
+    throw compressionError(err, compression);
   }
   const diffId = d.digest();
   checkDiffId(diffId, opts.expectedDiffId);

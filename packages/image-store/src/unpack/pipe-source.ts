@@ -8,6 +8,18 @@ import { InternalError, InvalidArgumentError } from '@podkit/errdefs';
 import { LayerPipe, LayerPipeTruncated } from '@podkit/runtime-core/sys';
 import { corrupt, TarByteSource, TarFileSpec } from '../tar/reader';
 
+/**
+ * zlib (node:zlib, or the pipe's inflate) reports corrupt input with a Z_* code: say what it means for a
+ * layer. Anything else is returned as it is.
+ */
+export function compressionError(err: unknown, compression: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new InvalidArgumentError(`layer is not a valid ${compression} stream: ${(err as Error).message}`, { cause: err, details: { field: 'layer' } });
+  }
+  return err;
+}
+
 const EMPTY = Buffer.alloc(0);
 /** Largest piece a streamed body is read in. */
 const STREAM_PIECE = 1024 * 1024;
@@ -27,11 +39,7 @@ export class PipeTarSource implements TarByteSource {
     try {
       return await p;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('Z_')) {
-        throw new InvalidArgumentError(`layer is not a valid ${this.compression} stream: ${(err as Error).message}`, { cause: err, details: { field: 'layer' } });
-      }
-      throw err;
+      throw compressionError(err, this.compression);
     }
   }
 

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { isAlreadyExists, isFailedPrecondition, type PodkitError } from '@podkit/errdefs';
 import { LayerPipe, LayerPipeTruncated, layerPipeSupport, type LayerPipeDigests, type LayerPipeOptions } from './layerpipe';
+import { waitUntil } from '../test-support/priv';
 import { nativeDirs } from './native';
 
 const MiB = 1024 * 1024;
@@ -423,16 +424,24 @@ describe('LayerPipe', () => {
     });
 
     it('reads ahead between requests, and a failure it meets waits until the bytes before it were served', async () => {
-      const blob = Buffer.concat([gzA, Buffer.from('abc')]);
-      const pipe = new LayerPipe(options('gzip'));
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podkit-layerpipe-ahead-'));
+      const ingest = path.join(tmp, 'blob');
+      const fd = fs.openSync(ingest, 'w');
+      const pipe = new LayerPipe(options('gzip', { ingest: { fd, keep: 0 } }));
       try {
-        await feed(pipe, blob, blob.length);
-        // Time for the pipe's thread to inflate the member and reach the garbage with no request pending.
-        await new Promise((r) => setTimeout(r, 200));
+        // The member, then the garbage in a write of its own: the thread appends a chunk to the ingestion
+        // when it takes it, and takes the garbage only after inflating the whole member. So once the file
+        // holds both, read-ahead (no request is pending) has inflated the member and is at the garbage.
+        await pipe.write(gzA);
+        await pipe.write(Buffer.from('abc'));
+        pipe.end();
+        await waitUntil(() => fs.statSync(ingest).size === gzA.length + 3, 'the pipe to take all its input');
         expect((await pipe.read(a.length)).equals(a)).toBe(true);
         expect(((await rejection(pipe.read(1))) as { code?: string }).code).toBe('Z_DATA_ERROR');
       } finally {
         pipe.close();
+        fs.closeSync(fd);
+        fs.rmSync(tmp, { recursive: true, force: true });
       }
     });
 

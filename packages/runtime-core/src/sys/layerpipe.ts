@@ -190,11 +190,11 @@ export class LayerPipe {
     try {
       return await fn();
     } catch (err) {
-      const e = err as { code?: string; zcode?: string; got?: number; want?: number; message?: string };
+      const e = err as { code?: string; zcode?: string; part?: string; got?: number; want?: number; message?: string };
       if (e.code === 'aborted' && this.abortReason !== undefined) throw this.abortReason;
       if (e.code === 'errno') throw nativeError(err, context);
       if (e.code === 'zlib') throw Object.assign(new Error(e.message ?? 'invalid gzip data'), { code: e.zcode });
-      if (e.code === 'truncated') throw new LayerPipeTruncated(/padding/.test(e.message ?? '') ? 'padding' : 'body', e.got ?? 0, e.want ?? 0);
+      if (e.code === 'truncated') throw new LayerPipeTruncated(e.part === 'padding' ? 'padding' : 'body', e.got ?? 0, e.want ?? 0);
       throw err;
     }
   }
