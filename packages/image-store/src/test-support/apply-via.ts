@@ -3,11 +3,11 @@
  * native layer pipe (header sequences framed and file bodies written by its thread). The hostile-layer
  * suites must hold for both. The pipe is required: a build without it fails here, it is not skipped.
  */
-import { LayerPipe, layerPipeSupport } from '@podkit/runtime-core/sys';
+import { layerPipeSupport } from '@podkit/runtime-core/sys';
 import { applyLayer, ApplyOptions, ApplyStats } from '../unpack/apply';
-import { PipeTarSource } from '../unpack/pipe-source';
+import { feedLayerPipe, openLayerPipe, PipeTarSource } from '../unpack/pipe-source';
 import { readTar, readTarFrom, TarEntry } from '../tar/reader';
-import { DEFAULT_TAR_LIMITS, TarLimits } from '../tar/types';
+import { TarLimits } from '../tar/types';
 
 export type ApplyVia = 'javascript stream' | 'native layer pipe';
 export const APPLY_VIAS: ApplyVia[] = ['javascript stream', 'native layer pipe'];
@@ -21,14 +21,10 @@ export async function applyVia(via: ApplyVia, root: string, tar: Buffer, opts: A
   if (via === 'javascript stream') return applyLayer(root, once(tar), opts);
   const support = layerPipeSupport();
   if (!support.available) throw new Error(`the native layer pipe is not available: ${support.reason}`);
-  const limits = { ...DEFAULT_TAR_LIMITS, ...opts.limits };
-  const pipe = new LayerPipe({ compression: 'none', maxPaxHeaderSize: limits.maxPaxHeaderSize, maxLongNameSize: limits.maxLongNameSize });
+  const pipe = openLayerPipe('none', opts.limits);
   try {
     // Several writes, so headers and bodies cross input chunks.
-    const feeding = (async () => {
-      for (let i = 0; i < tar.length; i += 777) await pipe.write(tar.subarray(i, i + 777));
-      pipe.end();
-    })();
+    const feeding = feedLayerPipe(pipe, pieces(tar, 777));
     const stats = await applyLayer(root, new PipeTarSource(pipe, 'none'), opts);
     await pipe.finish();
     await feeding;
@@ -44,19 +40,14 @@ export async function* readTarVia(via: ApplyVia, tar: Buffer, chunk: number, lim
     yield* readTar(pieces(tar, chunk), limits);
     return;
   }
-  const lim = { ...DEFAULT_TAR_LIMITS, ...limits };
-  const pipe = new LayerPipe({ compression: 'none', maxPaxHeaderSize: lim.maxPaxHeaderSize, maxLongNameSize: lim.maxLongNameSize });
-  const feeding = (async () => {
-    for await (const p of pieces(tar, chunk)) await pipe.write(p);
-    pipe.end();
-  })();
+  const pipe = openLayerPipe('none', limits);
+  const feeding = feedLayerPipe(pipe, pieces(tar, chunk));
   try {
     yield* readTarFrom(new PipeTarSource(pipe, 'none'), limits);
     await pipe.finish();
     await feeding;
   } finally {
     pipe.close();
-    await feeding.catch(() => undefined);
   }
 }
 

@@ -13,11 +13,10 @@ import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { DataLossError, InvalidArgumentError, UnimplementedError } from '@podkit/errdefs';
 import { Digest, Digester, LayerCompression } from '@podkit/oci-spec';
-import { LayerPipe, layerPipeSupport } from '@podkit/runtime-core/sys';
-import { DEFAULT_TAR_LIMITS } from '../tar/types';
+import { layerPipeSupport } from '@podkit/runtime-core/sys';
 import { zstdDecompress } from '../zstd/decompress';
 import { applyLayer, ApplyOptions, ApplyStats } from './apply';
-import { compressionError, PipeTarSource } from './pipe-source';
+import { compressionError, feedLayerPipe, openLayerPipe, PipeTarSource } from './pipe-source';
 
 /**
  * Output buffer of gunzip: each one filled is a round trip to the thread pool and back, so fewer,
@@ -83,20 +82,9 @@ export interface UnpackLayerOptions extends ApplyOptions {
 }
 
 async function unpackThroughPipe(compressed: AsyncIterable<Buffer>, compression: 'gzip' | 'none', dir: string, opts: UnpackLayerOptions): Promise<LayerResult> {
-  const limits = { ...DEFAULT_TAR_LIMITS, ...opts.limits };
-  const pipe = new LayerPipe({ compression, maxPaxHeaderSize: limits.maxPaxHeaderSize, maxLongNameSize: limits.maxLongNameSize, ...(opts.ingest ? { ingest: opts.ingest } : {}) });
-  // The input side runs beside the extraction: network (or store) chunks are copied into the pipe,
-  // which holds at most a few MiB of them. Once the pipe is closed its write() throws, which ends this.
-  const feeding = (async () => {
-    try {
-      for await (const chunk of compressed) await pipe.write(chunk);
-      pipe.end();
-    } catch (err) {
-      pipe.abort(err);
-      throw err;
-    }
-  })();
-  feeding.catch(() => undefined); // surfaces below, or through the pipe's requests
+  const pipe = openLayerPipe(compression, opts.limits, opts.ingest);
+  // Network (or store) chunks go into the pipe beside the extraction; it holds at most a few MiB.
+  const feeding = feedLayerPipe(pipe, compressed);
   try {
     const stats = await applyLayer(dir, new PipeTarSource(pipe, compression), opts);
     // The tar ends at its end-of-archive marker; the rest (padding) still counts in the diff ID.

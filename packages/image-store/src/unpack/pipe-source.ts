@@ -7,6 +7,32 @@
 import { InternalError, InvalidArgumentError } from '@podkit/errdefs';
 import { LayerPipe, LayerPipeTruncated } from '@podkit/runtime-core/sys';
 import { corrupt, TarByteSource, TarFileSpec } from '../tar/reader';
+import { DEFAULT_TAR_LIMITS, TarLimits } from '../tar/types';
+
+/** A layer pipe that frames headers within the tar reader's limits. */
+export function openLayerPipe(compression: 'gzip' | 'none', limits: Partial<TarLimits> = {}, ingest?: { fd: number; keep: number }): LayerPipe {
+  const lim = { ...DEFAULT_TAR_LIMITS, ...limits };
+  return new LayerPipe({ compression, maxPaxHeaderSize: lim.maxPaxHeaderSize, maxLongNameSize: lim.maxLongNameSize, ...(ingest ? { ingest } : {}) });
+}
+
+/**
+ * Copies `chunks` into the pipe beside the extraction, then ends its input; a failing source aborts
+ * the pipe (its requests then throw the source's error). Once the pipe is closed its write() throws,
+ * which ends this too. The promise is marked handled: the caller awaits it after the extraction.
+ */
+export function feedLayerPipe(pipe: LayerPipe, chunks: AsyncIterable<Buffer>): Promise<void> {
+  const feeding = (async () => {
+    try {
+      for await (const chunk of chunks) await pipe.write(chunk);
+      pipe.end();
+    } catch (err) {
+      pipe.abort(err);
+      throw err;
+    }
+  })();
+  feeding.catch(() => undefined);
+  return feeding;
+}
 
 /**
  * zlib (node:zlib, or the pipe's inflate) reports corrupt input with a Z_* code: say what it means for a
